@@ -1,0 +1,264 @@
+"""Loads an app folder's gqlsync.yaml, validates it against the JSON Schema, and reads its files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from gqlsync.app.errors import AppError, Problem
+from gqlsync.app.model import (
+    ApiKey,
+    App,
+    AuthConfig,
+    AuthProvider,
+    CodeFile,
+    DataSourceConfig,
+    FunctionConfig,
+    IndexConfig,
+    KeyAttribute,
+    ResolverConfig,
+    TableConfig,
+)
+from gqlsync.app.yamlpos import PositionedYaml, load_positioned
+from gqlsync.resources import read_text
+
+MANIFEST_NAMES = ("gqlsync.yaml", "gqlsync.yml")
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(read_text("schema", "gqlsync.schema.json"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def find_manifest(path: Path) -> Path:
+    if path.is_dir():
+        for name in MANIFEST_NAMES:
+            if (path / name).is_file():
+                return path / name
+        raise AppError([Problem(str(path), None, f"no {MANIFEST_NAMES[0]} in this folder")])
+    if not path.is_file():
+        raise AppError([Problem(str(path), None, "no such file or folder")])
+    return path
+
+
+def load_app(path: str | Path) -> App:
+    """Load and check an app; raises AppError listing every problem with file and line."""
+    manifest = find_manifest(Path(path)).resolve()
+    text = manifest.read_text(encoding="utf-8")
+    mf = str(manifest)
+    try:
+        doc = load_positioned(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        col = mark.column + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise AppError([Problem(mf, line, f"YAML syntax error: {reason}", col)]) from None
+    if not isinstance(doc.data, dict):
+        raise AppError([Problem(mf, 1, "the manifest must be a mapping (schema:, dataSources:, ...)")])
+
+    problems = [
+        Problem(mf, doc.line_of(tuple(err.absolute_path)), _schema_message(err))
+        for err in sorted(_validator().iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if problems:
+        raise AppError(problems)
+    return _Builder(manifest, doc).build()
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    return f"{where}: {err.message}"
+
+
+class _Builder:
+    """Turns a schema-valid manifest into an App, collecting cross-reference problems."""
+
+    def __init__(self, manifest: Path, doc: PositionedYaml) -> None:
+        self.manifest = manifest
+        self.root = manifest.parent
+        self.doc = doc
+        self.data: dict[str, Any] = doc.data
+        self.problems: list[Problem] = []
+
+    def problem(self, path: tuple[str | int, ...], message: str) -> None:
+        self.problems.append(Problem(str(self.manifest), self.doc.line_of(path), message))
+
+    def code(self, path: tuple[str | int, ...], rel: str | None) -> CodeFile | None:
+        if rel is None:
+            return None
+        file = (self.root / rel).resolve()
+        line = self.doc.line_of(path)
+        if not file.is_file():
+            self.problem(path, f"file not found: {rel}")
+            return None
+        try:
+            return CodeFile(file, file.read_text(encoding="utf-8"), line)
+        except UnicodeDecodeError as exc:
+            self.problem(path, f"{rel} is not UTF-8 text: {exc}")
+            return None
+
+    def build(self) -> App:
+        d = self.data
+        schema_file = (self.root / d["schema"]).resolve()
+        sdl = ""
+        if schema_file.is_file():
+            sdl = schema_file.read_text(encoding="utf-8")
+        else:
+            self.problem(("schema",), f"schema file not found: {d['schema']}")
+        auth = self.auth()
+        data_sources = {
+            name: DataSourceConfig(name, spec["type"], dict(spec.get("config") or {}),
+                                   self.doc.line_of(("dataSources", name)))
+            for name, spec in (d.get("dataSources") or {}).items()
+        }
+        functions = self.functions(data_sources)
+        resolvers = self.resolvers(data_sources, functions)
+        tables = tuple(self.table(i, t) for i, t in enumerate(d.get("tables") or []))
+        seen_tables: set[str] = set()
+        for i, t in enumerate(tables):
+            if t.name in seen_tables:
+                self.problem(("tables", i, "name"), f"table {t.name!r} is declared twice")
+            seen_tables.add(t.name)
+        if self.problems:
+            raise AppError(self.problems)
+        return App(
+            name=d.get("name") or self.root.name,
+            root=self.root,
+            manifest=self.manifest,
+            schema_file=schema_file,
+            schema_sdl=sdl,
+            auth=auth,
+            data_sources=data_sources,
+            resolvers=resolvers,
+            functions=functions,
+            tables=tables,
+            limits=dict(d.get("limits") or {}),
+        )
+
+    def auth(self) -> AuthConfig:
+        spec = self.data.get("auth") or {}
+        default = spec.get("default") or {"mode": "API_KEY"}
+        keys = []
+        for i, k in enumerate(spec.get("apiKeys") or []):
+            expires = None
+            if k.get("expires"):
+                try:
+                    expires = datetime.fromisoformat(str(k["expires"]).replace("Z", "+00:00"))
+                    if expires.tzinfo is None:
+                        self.problem(("auth", "apiKeys", i, "expires"), "expiry needs a UTC offset (e.g. Z)")
+                except ValueError:
+                    self.problem(("auth", "apiKeys", i, "expires"), f"not an ISO-8601 date-time: {k['expires']}")
+            keys.append(ApiKey(k["id"], expires, k.get("description", "")))
+        additional = tuple(AuthProvider(a["mode"], dict(a.get("config") or {}))
+                           for a in spec.get("additional") or [])
+        cfg = AuthConfig(AuthProvider(default["mode"], dict(default.get("config") or {})), additional, tuple(keys))
+        if "API_KEY" in cfg.modes and not keys:
+            self.problem(("auth",), "API_KEY auth is enabled but auth.apiKeys lists no key")
+        return cfg
+
+    def functions(self, data_sources: dict[str, DataSourceConfig]) -> dict[str, FunctionConfig]:
+        out: dict[str, FunctionConfig] = {}
+        for name, spec in (self.data.get("functions") or {}).items():
+            path = ("functions", name)
+            if spec["dataSource"] not in data_sources:
+                self.problem((*path, "dataSource"), f"function {name}: unknown data source {spec['dataSource']!r}")
+            runtime = spec.get("runtime", "VTL")
+            self.check_code_fields(path, spec, runtime, f"function {name}")
+            out[name] = FunctionConfig(
+                name=name, data_source=spec["dataSource"], runtime=runtime,
+                request=self.code((*path, "request"), spec.get("request")),
+                response=self.code((*path, "response"), spec.get("response")),
+                code=self.code((*path, "code"), spec.get("code")),
+                line=self.doc.line_of(path))
+        return out
+
+    def check_code_fields(self, path: tuple[str | int, ...], spec: dict[str, Any], runtime: str,
+                          what: str, direct_lambda: bool = False) -> None:
+        if runtime == "APPSYNC_JS":
+            if "code" not in spec:
+                self.problem(path, f"{what}: APPSYNC_JS needs `code:` (a JS module file)")
+            for k in ("request", "response"):
+                if k in spec:
+                    self.problem((*path, k), f"{what}: `{k}:` is for VTL; APPSYNC_JS takes `code:`")
+        else:
+            if "code" in spec:
+                self.problem((*path, "code"), f"{what}: `code:` is for APPSYNC_JS; VTL takes request/response")
+            if not direct_lambda:
+                for k in ("request", "response"):
+                    if k not in spec:
+                        self.problem(path, f"{what}: VTL needs a `{k}:` mapping template")
+
+    def resolvers(self, data_sources: dict[str, DataSourceConfig],
+                  functions: dict[str, FunctionConfig]) -> tuple[ResolverConfig, ...]:
+        out: list[ResolverConfig] = []
+        seen: dict[str, int] = {}
+        for i, spec in enumerate(self.data.get("resolvers") or []):
+            path: tuple[str | int, ...] = ("resolvers", i)
+            coord = f"{spec['type']}.{spec['field']}"
+            if coord in seen:
+                self.problem(path, f"duplicate resolver for {coord} (first at line {seen[coord]})")
+            seen[coord] = self.doc.line_of(path) or 0
+            kind = spec.get("kind") or ("PIPELINE" if "functions" in spec else "UNIT")
+            runtime = spec.get("runtime", "VTL")
+            ds = spec.get("dataSource")
+            direct_lambda = False
+            if kind == "UNIT":
+                if ds is None:
+                    self.problem(path, f"resolver {coord}: a UNIT resolver needs `dataSource:`")
+                elif ds not in data_sources:
+                    self.problem((*path, "dataSource"), f"resolver {coord}: unknown data source {ds!r}")
+                else:
+                    direct_lambda = data_sources[ds].type == "AWS_LAMBDA"
+                if "functions" in spec:
+                    self.problem((*path, "functions"), f"resolver {coord}: `functions:` needs kind PIPELINE")
+            else:
+                if ds is not None:
+                    self.problem((*path, "dataSource"),
+                                 f"resolver {coord}: a PIPELINE resolver takes `functions:`, not `dataSource:`")
+                if not spec.get("functions"):
+                    self.problem(path, f"resolver {coord}: a PIPELINE resolver needs a list of `functions:`")
+                for j, fn in enumerate(spec.get("functions") or []):
+                    if fn not in functions:
+                        self.problem((*path, "functions", j), f"resolver {coord}: unknown function {fn!r}")
+            self.check_code_fields(path, spec, runtime, f"resolver {coord}", direct_lambda)
+            out.append(ResolverConfig(
+                type_name=spec["type"], field_name=spec["field"], kind=kind, runtime=runtime,
+                data_source=ds,
+                request=self.code((*path, "request"), spec.get("request")),
+                response=self.code((*path, "response"), spec.get("response")),
+                functions=tuple(spec.get("functions") or ()),
+                code=self.code((*path, "code"), spec.get("code")),
+                max_batch_size=int(spec.get("maxBatchSize", 0)),
+                line=self.doc.line_of(path)))
+        return tuple(out)
+
+    def table(self, i: int, t: dict[str, Any]) -> TableConfig:
+        def key(k: dict[str, Any] | None) -> KeyAttribute | None:
+            return KeyAttribute(k["name"], k.get("type", "S")) if k else None
+
+        def index(ix: dict[str, Any]) -> IndexConfig:
+            pk = key(ix["partitionKey"])
+            assert pk is not None
+            return IndexConfig(ix["name"], pk, key(ix.get("sortKey")), ix.get("projection", "ALL"),
+                               tuple(ix.get("nonKeyAttributes") or ()))
+
+        pk = key(t["partitionKey"])
+        assert pk is not None
+        lsis = tuple(index(ix) for ix in t.get("localSecondaryIndexes") or [])
+        for j, ix in enumerate(lsis):
+            if ix.partition_key.name != pk.name:
+                self.problem(("tables", i, "localSecondaryIndexes", j),
+                             f"table {t['name']}: a local index must share the table's partition key {pk.name!r}")
+        return TableConfig(
+            name=t["name"], partition_key=pk, sort_key=key(t.get("sortKey")),
+            global_indexes=tuple(index(ix) for ix in t.get("globalSecondaryIndexes") or []),
+            local_indexes=lsis, stream=t.get("stream"), ttl_attribute=t.get("ttlAttribute"),
+            line=self.doc.line_of(("tables", i)))

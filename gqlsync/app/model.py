@@ -1,0 +1,149 @@
+"""Plain dataclasses describing an app: schema, data sources, resolvers, functions, auth and tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+AuthMode = Literal["API_KEY", "AMAZON_COGNITO_USER_POOLS", "OPENID_CONNECT", "AWS_IAM", "AWS_LAMBDA"]
+DataSourceType = Literal["AMAZON_DYNAMODB", "AWS_LAMBDA", "AMAZON_OPENSEARCH_SERVICE",
+                         "AMAZON_ELASTICSEARCH", "HTTP", "NONE"]
+
+
+@dataclass(frozen=True)
+class CodeFile:
+    """A mapping-code file (VTL template or JS module), its text, and where the manifest names it."""
+
+    path: Path
+    text: str
+    manifest_line: int | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key and its expiry (None: never expires)."""
+
+    id: str
+    expires: datetime | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AuthProvider:
+    """One auth mode with its settings (user pool, OIDC issuer, Lambda authorizer...)."""
+
+    mode: AuthMode
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """The default auth mode, the additional ones, and the API keys."""
+
+    default: AuthProvider
+    additional: tuple[AuthProvider, ...] = ()
+    api_keys: tuple[ApiKey, ...] = ()
+
+    @property
+    def modes(self) -> tuple[AuthMode, ...]:
+        return (self.default.mode, *(p.mode for p in self.additional))
+
+
+@dataclass(frozen=True)
+class DataSourceConfig:
+    """A named data source: its type and type-specific config (tableName, endpoint, ...)."""
+
+    name: str
+    type: DataSourceType
+    config: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """A pipeline function: a data source plus request/response mapping code."""
+
+    name: str
+    data_source: str
+    runtime: str
+    request: CodeFile | None
+    response: CodeFile | None
+    code: CodeFile | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ResolverConfig:
+    """A resolver bound to Type.field: UNIT (one data source) or PIPELINE (a list of functions)."""
+
+    type_name: str
+    field_name: str
+    kind: Literal["UNIT", "PIPELINE"]
+    runtime: str
+    data_source: str | None
+    request: CodeFile | None
+    response: CodeFile | None
+    functions: tuple[str, ...] = ()
+    code: CodeFile | None = None
+    max_batch_size: int = 0
+    line: int | None = None
+
+    @property
+    def coordinate(self) -> str:
+        return f"{self.type_name}.{self.field_name}"
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    """A key attribute of a table or index: name and DynamoDB type (S, N, B)."""
+
+    name: str
+    type: Literal["S", "N", "B"] = "S"
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """A global or local secondary index."""
+
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    projection: str = "ALL"
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableConfig:
+    """A DynamoDB table the dev server creates: keys, indexes, stream and TTL."""
+
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    global_indexes: tuple[IndexConfig, ...] = ()
+    local_indexes: tuple[IndexConfig, ...] = ()
+    stream: str | None = None
+    ttl_attribute: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class App:
+    """Everything gqlsync needs to serve one API."""
+
+    name: str
+    root: Path
+    manifest: Path
+    schema_file: Path
+    schema_sdl: str
+    auth: AuthConfig
+    data_sources: dict[str, DataSourceConfig]
+    resolvers: tuple[ResolverConfig, ...]
+    functions: dict[str, FunctionConfig]
+    tables: tuple[TableConfig, ...]
+    limits: dict[str, Any] = field(default_factory=dict)

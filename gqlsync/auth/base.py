@@ -1,0 +1,84 @@
+"""The request-level authentication decision across an app's auth modes."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from gqlsync.app.model import ApiKey, AuthConfig, AuthMode
+
+
+class AuthFailure(Exception):  # noqa: N818 - reads better at call sites
+    """The request is refused before execution: HTTP 401 + x-amzn-ErrorType: UnauthorizedException."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """Who the caller is: the mode that admitted them and `$ctx.identity` (None for API keys)."""
+
+    mode: AuthMode
+    identity: dict[str, Any] | None = None
+
+
+class ModeAuthenticator(Protocol):
+    """One auth mode. `applies` says whether the request carries this mode's credentials."""
+
+    mode: AuthMode
+
+    def applies(self, headers: Mapping[str, str]) -> bool: ...
+
+    async def authenticate(self, headers: Mapping[str, str]) -> AuthResult:
+        """Admit the caller or raise AuthFailure."""
+        ...
+
+
+class ApiKeyAuthenticator:
+    mode: AuthMode = "API_KEY"
+
+    def __init__(self, keys: tuple[ApiKey, ...]) -> None:
+        self._keys = keys
+
+    def applies(self, headers: Mapping[str, str]) -> bool:
+        return "x-api-key" in headers
+
+    async def authenticate(self, headers: Mapping[str, str]) -> AuthResult:
+        given = headers.get("x-api-key", "")
+        now = datetime.now(UTC)
+        for key in self._keys:
+            if hmac.compare_digest(key.id.encode(), given.encode()):
+                if key.expires is not None and key.expires <= now:
+                    raise AuthFailure("API key has expired.")
+                return AuthResult("API_KEY", None)
+        raise AuthFailure("You are not authorized to make this call.")
+
+
+class Authenticator:
+    """Tries the app's modes, default first, that match the credentials the request carries."""
+
+    def __init__(self, config: AuthConfig) -> None:
+        self.config = config
+        self.modes: list[ModeAuthenticator] = []
+        for mode in config.modes:
+            if mode == "API_KEY":
+                self.modes.append(ApiKeyAuthenticator(config.api_keys))
+            # Other modes (Cognito, OIDC, IAM, Lambda) plug in here with the same interface.
+
+    async def authenticate(self, headers: Mapping[str, str]) -> AuthResult:
+        applicable = [m for m in self.modes if m.applies(headers)]
+        if not applicable:
+            raise AuthFailure("Valid authorization header not provided.")
+        failure: AuthFailure | None = None
+        for m in applicable:
+            try:
+                return await m.authenticate(headers)
+            except AuthFailure as exc:
+                failure = failure or exc
+        assert failure is not None
+        raise failure

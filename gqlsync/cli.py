@@ -1,0 +1,109 @@
+"""The `gqlsync` command: dev (embedded backends), serve, validate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gqlsync.app import AppError, load_app
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="gqlsync: an AppSync-class GraphQL server. Serve an app folder (gqlsync.yaml).")
+err = Console(stderr=True)
+
+
+def _report(exc: AppError) -> None:
+    err.print(f"[bold red]The app cannot be served: {len(exc.problems)} problem(s)[/]")
+    for p in exc.problems:
+        err.print(f"  {p}", markup=False, highlight=False)
+
+
+def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str) -> None:
+    import uvicorn
+
+    from gqlsync.http import ServerSettings, create_app
+    from gqlsync.observe import configure_logging
+
+    assert isinstance(settings, ServerSettings)
+    configure_logging(log_level)
+    try:
+        app = create_app(app_dir, settings)
+    except AppError as exc:
+        _report(exc)
+        raise typer.Exit(2) from None
+    server = app.state.gqlsync
+    key = server.app.auth.api_keys[0].id if server.app.auth.api_keys else None
+    err.print(f"[bold green]gqlsync[/] serving [bold]{server.app.name}[/] on http://{host}:{port}/graphql")
+    if key and settings.dev:
+        err.print(f"  API key: {key}   explorer: http://{host}:{port}/graphql")
+    if settings.embedded_dynamodb_dir:
+        err.print(f"  DynamoDB: embedded, data in {settings.embedded_dynamodb_dir}")
+    elif settings.dynamodb_endpoint:
+        err.print(f"  DynamoDB: {settings.dynamodb_endpoint}")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+
+
+@cli.command()
+def dev(
+    app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 4000,
+    dynamodb_endpoint: Annotated[str | None, typer.Option(
+        help="Use this DynamoDB (e.g. DynamoDB Local, http://localhost:8000) instead of the embedded one.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Where the embedded DynamoDB keeps its data (default: APP_DIR/.gqlsync/dynamodb).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Serve an app for development: embedded DynamoDB kept on disk, tables created from the manifest."""
+    from gqlsync.http import ServerSettings
+
+    embedded = None if dynamodb_endpoint else (data_dir or app_dir / ".gqlsync" / "dynamodb")
+    settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, embedded_dynamodb_dir=embedded,
+                              create_tables=True, region=region, dev=True)
+    _run(app_dir, host, port, settings, log_level)
+
+
+@cli.command()
+def serve(
+    app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 4000,
+    dynamodb_endpoint: Annotated[str | None, typer.Option(help="DynamoDB endpoint override.")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
+    create_tables: Annotated[bool, typer.Option(help="Create the manifest's tables if missing.")] = False,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Serve an app for production against real backends (AWS, or the endpoints given)."""
+    from gqlsync.http import ServerSettings
+
+    settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=create_tables, region=region)
+    _run(app_dir, host, port, settings, log_level)
+
+
+@cli.command()
+def validate(app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")]) -> None:
+    """Check an app (manifest, schema, resolvers, templates) without serving it."""
+    from gqlsync.datasources import ClientProvider
+    from gqlsync.engine.api import build_api
+
+    try:
+        app = load_app(app_dir)
+        api = build_api(app, ClientProvider())
+    except AppError as exc:
+        _report(exc)
+        raise typer.Exit(2) from None
+    err.print(f"[green]ok[/] {app.name}: {len(app.resolvers)} resolvers, {len(app.functions)} functions, "
+              f"{len(app.data_sources)} data sources, {len(api.schema.type_map)} types")
+
+
+def main() -> None:
+    sys.exit(cli())
+
+
+if __name__ == "__main__":
+    main()

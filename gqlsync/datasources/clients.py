@@ -1,0 +1,79 @@
+"""Long-lived AWS and HTTP clients, created once per app and shared by its data sources."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import aioboto3
+import httpx
+from botocore.config import Config
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    """Where AWS calls go: region, endpoint overrides (DynamoDB Local, moto) and timeouts."""
+
+    region: str = field(default_factory=lambda: os.environ.get("AWS_REGION")
+                        or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    dynamodb_endpoint: str | None = None
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    max_attempts: int = 2
+    max_pool_connections: int = 100
+
+
+class ClientProvider:
+    """Creates each client on first use and closes them all at shutdown."""
+
+    def __init__(self, settings: AwsSettings | None = None) -> None:
+        self.settings = settings or AwsSettings()
+        self._stack = AsyncExitStack()
+        self._clients: dict[tuple[str, str | None, str], Any] = {}
+        self._lock = asyncio.Lock()
+        self._http: httpx.AsyncClient | None = None
+
+    def _session(self, endpoint: str | None) -> aioboto3.Session:
+        if endpoint and not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
+            # Local endpoints (DynamoDB Local, the embedded store) accept any credentials.
+            return aioboto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
+                                    region_name=self.settings.region)
+        return aioboto3.Session(region_name=self.settings.region)
+
+    async def aws(self, service: str, region: str | None = None, endpoint: str | None = None) -> Any:
+        region = region or self.settings.region
+        if endpoint is None and service == "dynamodb":
+            endpoint = self.settings.dynamodb_endpoint
+        key = (service, endpoint, region)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        async with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                s = self.settings
+                config = Config(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
+                                retries={"max_attempts": s.max_attempts, "mode": "standard"},
+                                max_pool_connections=s.max_pool_connections)
+                client = await self._stack.enter_async_context(
+                    self._session(endpoint).client(service, region_name=region, endpoint_url=endpoint,
+                                                   config=config))
+                self._clients[key] = client
+        return client
+
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=self.settings.connect_timeout),
+                                           follow_redirects=False)
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        await self._stack.aclose()
+        self._clients.clear()
+        self._stack = AsyncExitStack()

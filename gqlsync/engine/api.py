@@ -1,0 +1,163 @@
+"""An executable API: one app version's schema, documents cache, data sources and bound resolvers."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import ExecutionResult, GraphQLObjectType, GraphQLSchema, OperationType
+from graphql import execute as gql_execute
+
+from gqlsync.app.errors import AppError, Problem
+from gqlsync.app.model import App, CodeFile, ResolverConfig
+from gqlsync.datasources import ClientProvider, DataSource, build_data_source
+from gqlsync.engine.documents import DocumentCache
+from gqlsync.engine.errors import appsync_error, format_error
+from gqlsync.engine.resolvers import FieldResolver, Invoker, Step
+from gqlsync.engine.schema import build_schema
+from gqlsync.observe import Metrics
+from gqlsync.runtimes import Compiled, RequestScope, get_runtime
+
+DEFAULT_LIMITS: dict[str, Any] = {
+    "maxResolverExecutions": 10_000,
+    "maxDepth": None,
+    "requestTimeoutSeconds": 30.0,
+    "maxBodyBytes": 1024 * 1024,
+    "documentCacheSize": 1024,
+}
+_INDEX = re.compile(r"\.\d+")
+
+
+@dataclass
+class Outcome:
+    """What one execution produced: the response body and facts for logs and metrics."""
+
+    body: dict[str, Any]
+    operation_name: str | None = None
+    operation_type: str | None = None
+    error_types: list[str] = field(default_factory=list)
+
+
+class Api:
+    """Serves one app version. Build with `build_api`; execute with `execute`."""
+
+    def __init__(self, app: App, schema: GraphQLSchema, data_sources: dict[str, DataSource],
+                 limits: dict[str, Any], metrics: Metrics) -> None:
+        self.app = app
+        self.schema = schema
+        self.data_sources = data_sources
+        self.limits = limits
+        self.metrics = metrics
+        self.documents = DocumentCache(schema, int(limits["documentCacheSize"]), limits["maxDepth"])
+
+    async def execute(self, query: Any, variables: Any, operation_name: Any, scope: RequestScope) -> Outcome:
+        if not isinstance(query, str) or not query.strip():
+            return _fail("The request has no GraphQL query.", "MalformedHttpRequestException")
+        if variables is not None and not isinstance(variables, dict):
+            return _fail("Variables must be a JSON object.", "MalformedHttpRequestException")
+        if operation_name is not None and not isinstance(operation_name, str):
+            return _fail("operationName must be a string.", "MalformedHttpRequestException")
+        prepared = self.documents.get(query)
+        if prepared.document is None:
+            return Outcome({"data": None, "errors": list(prepared.errors)},
+                           operation_name, None, [e["errorType"] for e in prepared.errors])
+        op = prepared.operation(operation_name)
+        op_type = op.operation.value if op is not None else None
+        if op is not None and op.operation == OperationType.SUBSCRIPTION:
+            return _fail("Subscriptions are served on the websocket endpoint /graphql/realtime, not over HTTP.",
+                         "UnsupportedOperation", operation_name, op_type)
+        name = operation_name or (op.name.value if op is not None and op.name is not None else None)
+        try:
+            result = gql_execute(self.schema, prepared.document, context_value=scope,
+                                 variable_values=variables, operation_name=operation_name)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await asyncio.wait_for(result, float(self.limits["requestTimeoutSeconds"]))
+        except asyncio.TimeoutError:
+            return _fail(f"Execution timed out after {self.limits['requestTimeoutSeconds']} seconds.",
+                         "ExecutionTimeout", name, op_type)
+        assert isinstance(result, ExecutionResult)
+        return self._outcome(result, scope, name, op_type)
+
+    def _outcome(self, result: ExecutionResult, scope: RequestScope, name: str | None,
+                 op_type: str | None) -> Outcome:
+        errors = [format_error(e, scope.request_id) for e in result.errors or ()]
+        for err, path, locations in scope.appended_errors:
+            errors.append(appsync_error(err.message, err.error_type, path=path, locations=locations,
+                                        data=err.data, error_info=err.error_info))
+        body: dict[str, Any] = {"data": result.data}
+        if errors:
+            body["errors"] = errors
+            for e in errors:
+                if e.get("path"):
+                    where = _INDEX.sub("", ".".join(str(p) for p in e["path"]))
+                    self.metrics.field_errors.labels(self.app.name, where, e.get("errorType") or "").inc()
+        return Outcome(body, name, op_type, [e.get("errorType") or "" for e in errors])
+
+
+def _fail(message: str, error_type: str, name: str | None = None, op_type: str | None = None) -> Outcome:
+    return Outcome({"data": None, "errors": [appsync_error(message, error_type)]}, name, op_type, [error_type])
+
+
+def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None) -> Api:
+    """Compile everything an app needs; raises AppError listing every problem (nothing is half-built)."""
+    metrics = metrics or Metrics()
+    schema = build_schema(app.schema_sdl, str(app.schema_file))
+    limits = {**DEFAULT_LIMITS, **app.limits}
+    data_sources = {name: build_data_source(cfg, clients) for name, cfg in app.data_sources.items()}
+    problems: list[Problem] = []
+
+    def compile_code(runtime: str, request: CodeFile | None, response: CodeFile | None,
+                     code: CodeFile | None) -> Compiled | None:
+        try:
+            return get_runtime(runtime).prepare(request=request, response=response, code=code)
+        except AppError as exc:
+            problems.extend(exc.problems)
+        except KeyError as exc:
+            where = (request or response or code)
+            problems.append(Problem(where.name if where else str(app.manifest), None, str(exc.args[0])))
+        return None
+
+    def invoker(ds_name: str) -> Invoker:
+        return Invoker(app.name, data_sources[ds_name], metrics)
+
+    functions: dict[str, Step] = {}
+    for fn in app.functions.values():
+        compiled = compile_code(fn.runtime, fn.request, fn.response, fn.code)
+        if compiled is not None:
+            functions[fn.name] = Step(fn.name, compiled, invoker(fn.data_source))
+
+    bound: list[tuple[ResolverConfig, FieldResolver]] = []
+    for rc in app.resolvers:
+        parent = schema.type_map.get(rc.type_name)
+        if not isinstance(parent, GraphQLObjectType):
+            problems.append(Problem(str(app.manifest), rc.line,
+                                    f"resolver {rc.coordinate}: the schema has no object type {rc.type_name}"))
+            continue
+        if rc.field_name not in parent.fields:
+            problems.append(Problem(str(app.manifest), rc.line,
+                                    f"resolver {rc.coordinate}: type {rc.type_name} has no field {rc.field_name}"))
+            continue
+        max_calls = int(limits["maxResolverExecutions"])
+        if rc.kind == "UNIT":
+            assert rc.data_source is not None
+            compiled = compile_code(rc.runtime, rc.request, rc.response, rc.code)
+            if compiled is not None:
+                unit = Step(rc.coordinate, compiled, invoker(rc.data_source))
+                bound.append((rc, FieldResolver(rc.coordinate, unit=unit, max_calls=max_calls)))
+        else:
+            before_after = None
+            if rc.request or rc.response or rc.code:
+                before_after = compile_code(rc.runtime, rc.request, rc.response, rc.code)
+            steps = tuple(functions[f] for f in rc.functions if f in functions)
+            if len(steps) == len(rc.functions):
+                bound.append((rc, FieldResolver(rc.coordinate, before_after=before_after, steps=steps,
+                                                max_calls=max_calls)))
+    if problems:
+        raise AppError(problems)
+    for rc, resolver in bound:
+        parent = schema.type_map[rc.type_name]
+        assert isinstance(parent, GraphQLObjectType)
+        parent.fields[rc.field_name].resolve = resolver
+    return Api(app, schema, data_sources, limits, metrics)

@@ -1,0 +1,117 @@
+"""`POST /graphql`: read the body within limits, authenticate, execute, answer in AppSync's shape."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from gqlsync.auth import AuthFailure
+from gqlsync.http.explorer import explorer_page
+from gqlsync.http.responses import error_response, json_response
+from gqlsync.http.server import GqlsyncServer
+from gqlsync.runtimes import RequestScope
+
+log = logging.getLogger("gqlsync.request")
+
+
+class BodyTooLarge(Exception):  # noqa: N818
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class GraphQLEndpoint:
+    """The ASGI handler for /graphql."""
+
+    def __init__(self, server: GqlsyncServer) -> None:
+        self.server = server
+
+    async def handle(self, request: Request) -> Response:
+        if request.method == "GET":
+            return self._get(request)
+        return await self._post(request)
+
+    def _get(self, request: Request) -> Response:
+        if "text/html" in request.headers.get("accept", ""):
+            key = self.server.app.auth.api_keys[0].id if self.server.settings.dev and \
+                self.server.app.auth.api_keys else ""
+            return explorer_page(self.server.app.name, str(request.url), key)
+        return error_response("Use POST with a JSON body {query, variables, operationName}.",
+                              "MethodNotAllowedException", 405, str(uuid.uuid4()), {"Allow": "GET, POST"})
+
+    async def _post(self, request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        server = self.server
+        if not server.started:
+            await server.start()
+        status, outcome_info, resp = 200, None, None
+        try:
+            resp, outcome_info, scope = await self._handle(request, request_id)
+            status = resp.status_code
+            return resp
+        finally:
+            elapsed = time.perf_counter() - started
+            name = outcome_info.operation_name if outcome_info else None
+            op_type = (outcome_info.operation_type if outcome_info else None) or "none"
+            error_types = outcome_info.error_types if outcome_info else (
+                [resp.headers.get("x-amzn-ErrorType", "")] if resp is not None else ["InternalFailure"])
+            server.metrics.requests.labels(server.app.name, op_type, str(status)).inc()
+            server.metrics.latency.labels(server.app.name).observe(elapsed)
+            extra: dict[str, Any] = {"request_id": request_id, "app": server.app.name, "operation": name,
+                                     "operation_type": op_type, "status": status,
+                                     "duration_ms": round(elapsed * 1000, 3), "error_types": error_types}
+            if outcome_info is not None and scope is not None and scope.logs:
+                extra["resolver_logs"] = scope.logs
+            log.info("request", extra=extra)
+
+    async def _handle(self, request: Request, request_id: str) -> tuple[Response, Any, RequestScope | None]:
+        server = self.server
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            auth = await server.authenticator.authenticate(headers)
+        except AuthFailure as exc:
+            return error_response(exc.message, "UnauthorizedException", 401, request_id), None, None
+        limit = int(server.api.limits["maxBodyBytes"])
+        try:
+            raw = await _read_body(request, limit)
+        except BodyTooLarge:
+            return error_response(f"The request body exceeds the {limit} bytes allowed.",
+                                  "PayloadTooLargeException", 413, request_id), None, None
+        except ClientDisconnect:
+            return Response(status_code=499), None, None
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return error_response(f"Unable to parse the JSON document: {exc}", "MalformedHttpRequestException",
+                                  400, request_id), None, None
+        if not isinstance(body, dict):
+            return error_response("The request body must be a JSON object {query, variables, operationName}.",
+                                  "MalformedHttpRequestException", 400, request_id), None, None
+        scope = RequestScope(request_id=request_id, identity=auth.identity, headers=headers,
+                             domain_name=headers.get("host"), auth_type=auth.mode,
+                             source_ip=request.client.host if request.client else None)
+        outcome = await server.api.execute(body.get("query"), body.get("variables"),
+                                           body.get("operationName"), scope)
+        resp_headers = {"x-amzn-RequestId": request_id, **scope.response_headers}
+        status = 400 if outcome.body.get("data") is None and outcome.error_types and \
+            outcome.error_types[0] == "MalformedHttpRequestException" else 200
+        return json_response(outcome.body, status, resp_headers), outcome, scope

@@ -1,0 +1,39 @@
+"""One JSON object per log line; request logs carry the request id that ties resolver logs to them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for k, v in record.__dict__.items():
+            if k not in _STANDARD and not k.startswith("_"):
+                out[k] = v
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", stream: Any = None) -> None:
+    """Send gqlsync's logs as JSON lines to stderr (idempotent)."""
+    logger = logging.getLogger("gqlsync")
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_gqlsync", False) for h in logger.handlers):
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        handler._gqlsync = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,125 @@
+"""The VTL runtime: Velocity mapping templates compiled once per app version, rendered per call."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gqlsync.app.errors import AppError, Problem
+from gqlsync.app.model import CodeFile
+from gqlsync.errors import GqlsyncError, ResolverError
+from gqlsync.runtimes.base import EarlyReturn
+from gqlsync.runtimes.context import ResolverContext
+from gqlsync.runtimes.vtl.util import Util
+from gqlsync.runtimes.vtl.velocity import (
+    TemplateExecutionError,
+    TemplateSyntaxError,
+    VelocityTemplate,
+)
+
+__all__ = ["VtlCompiled", "VtlRuntime", "render_namespace"]
+
+
+def render_namespace(ctx: ResolverContext) -> dict[str, Any]:
+    """The names a template sees: `$ctx`/`$context` and `$util`/`$utils`."""
+    c = {
+        "arguments": ctx.arguments,
+        "args": ctx.arguments,
+        "source": ctx.source,
+        "identity": ctx.identity,
+        "request": ctx.request_view(),
+        "info": ctx.info,
+        "stash": ctx.stash,
+        "prev": {"result": ctx.prev_result},
+        "result": ctx.result,
+        "error": ctx.error,
+        "outErrors": ctx.out_errors,
+    }
+    util = Util(ctx)
+    return {"ctx": c, "context": c, "util": util, "utils": util}
+
+
+def _line_of(template: VelocityTemplate, exc: TemplateExecutionError) -> int:
+    text = exc.element.full_text() if getattr(exc, "element", None) is not None else ""
+    return text.count("\n", 0, getattr(exc, "start", 0)) + 1
+
+
+class _Template:
+    def __init__(self, code: CodeFile) -> None:
+        self.code = code
+        self.template = VelocityTemplate(code.text, code.name)
+
+    def run(self, ctx: ResolverContext) -> tuple[Any, bool]:
+        """(parsed output, returned-early) for one invocation."""
+        try:
+            text, value, returned = self.template.render(render_namespace(ctx))
+        except TemplateExecutionError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, GqlsyncError):
+                raise cause from None
+            line = _line_of(self.template, exc)
+            detail = f"{type(cause).__name__}: {cause}" if cause is not None else str(exc)
+            raise ResolverError(f"Error in mapping template {self.code.path.name} line {line}: {detail}",
+                                "MappingTemplate") from None
+        if returned:
+            return value, True
+        return self.parse(text), False
+
+    def parse(self, text: str) -> Any:
+        stripped = text.strip()
+        if not stripped:
+            return None
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            snippet = stripped[max(0, exc.pos - 30): exc.pos + 30].replace("\n", " ")
+            raise ResolverError(
+                f"Unable to parse the JSON document rendered by {self.code.path.name}: {exc.msg} "
+                f"(line {exc.lineno} column {exc.colno}, near '{snippet}')", "MappingTemplate") from None
+
+
+class VtlCompiled:
+    """A request/response template pair."""
+
+    def __init__(self, request: _Template | None, response: _Template | None) -> None:
+        self._request = request
+        self._response = response
+        self.has_request = self._request is not None
+        self.has_response = self._response is not None
+
+    def request(self, ctx: ResolverContext) -> dict[str, Any]:
+        assert self._request is not None
+        value, returned = self._request.run(ctx)
+        if returned:
+            raise EarlyReturn(value)
+        if not isinstance(value, dict):
+            raise ResolverError(f"The request mapping template {self._request.code.path.name} must render a "
+                                f"JSON object, got {type(value).__name__}", "MappingTemplate")
+        return value
+
+    def response(self, ctx: ResolverContext) -> Any:
+        assert self._response is not None
+        value, _ = self._response.run(ctx)
+        return value
+
+
+class VtlRuntime:
+    """Apache Velocity as AppSync runs it (airspeed-ext with gqlsync's Java-compatibility layer)."""
+
+    name = "VTL"
+
+    def prepare(self, *, request: CodeFile | None, response: CodeFile | None,
+                code: CodeFile | None = None) -> VtlCompiled:
+        problems = []
+        templates: list[_Template | None] = []
+        for code_file in (request, response):
+            if code_file is None:
+                templates.append(None)
+                continue
+            try:
+                templates.append(_Template(code_file))
+            except TemplateSyntaxError as exc:
+                problems.append(Problem(code_file.name, exc.line, f"VTL syntax error: {exc}", exc.column))
+        if problems:
+            raise AppError(problems)
+        return VtlCompiled(templates[0], templates[1])

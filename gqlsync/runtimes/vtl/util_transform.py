@@ -1,0 +1,181 @@
+"""`$util.transform`: filter maps (Amplify's ModelFilterInput shape) to DynamoDB and OpenSearch expressions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gqlsync.runtimes.vtl.util_dynamodb import to_attribute
+from gqlsync.runtimes.vtl.velocity import dumps
+
+_COMPARE = {"eq": "=", "ne": "<>", "le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
+
+
+class _ExpressionBuilder:
+    """Builds one DynamoDB expression with unique #name / :value placeholders."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.values: dict[str, Any] = {}
+
+    def name(self, field: str) -> str:
+        placeholder = "#" + "".join(c if c.isalnum() or c == "_" else "_" for c in field)
+        base, n = placeholder, 0
+        while self.names.get(placeholder, field) != field:
+            n += 1
+            placeholder = f"{base}_{n}"
+        self.names[placeholder] = field
+        return placeholder
+
+    def value(self, hint: str, value: Any) -> str:
+        base = ":" + "".join(c if c.isalnum() or c == "_" else "_" for c in hint)
+        placeholder, n = base, 0
+        while placeholder in self.values:
+            n += 1
+            placeholder = f"{base}_{n}"
+        self.values[placeholder] = to_attribute(value)
+        return placeholder
+
+    def group(self, spec: Any, joiner: str = "AND") -> str:
+        if not isinstance(spec, dict):
+            raise ValueError("a filter must be a map of field names to conditions")
+        parts: list[str] = []
+        for key, cond in spec.items():
+            if cond is None:
+                continue
+            if key in ("and", "or"):
+                subs = [self.group(c) for c in (cond or []) if c]
+                subs = [s for s in subs if s]
+                if subs:
+                    word = " AND " if key == "and" else " OR "
+                    parts.append("(" + word.join(f"({s})" if len(subs) > 1 else s for s in subs) + ")")
+            elif key == "not":
+                inner = self.group(cond)
+                if inner:
+                    parts.append(f"(NOT ({inner}))" if " " in inner else f"(NOT {inner})")
+            else:
+                parts.extend(self.field(key, cond))
+        if not parts:
+            return ""
+        if len(parts) == 1:
+            return parts[0]
+        return f" {joiner} ".join(f"({p})" if not p.startswith("(") else p for p in parts)
+
+    def field(self, field: str, cond: Any) -> list[str]:
+        if not isinstance(cond, dict):
+            raise ValueError(f"the condition on {field!r} must be a map of operators (eq, ne, ...)")
+        n = self.name(field)
+        out: list[str] = []
+        for op, arg in cond.items():
+            hint = f"{field}_{op}"
+            if op in _COMPARE:
+                out.append(f"{n} {_COMPARE[op]} {self.value(hint, arg)}")
+            elif op == "contains":
+                out.append(f"contains({n}, {self.value(hint, arg)})")
+            elif op == "notContains":
+                out.append(f"NOT contains({n}, {self.value(hint, arg)})")
+            elif op == "beginsWith":
+                out.append(f"begins_with({n}, {self.value(hint, arg)})")
+            elif op == "between":
+                if not isinstance(arg, list) or len(arg) != 2:
+                    raise ValueError(f"between on {field!r} takes a list of two values")
+                lo, hi = self.value(hint + "_0", arg[0]), self.value(hint + "_1", arg[1])
+                out.append(f"{n} BETWEEN {lo} AND {hi}")
+            elif op == "attributeExists":
+                out.append(f"attribute_exists({n})" if arg else f"attribute_not_exists({n})")
+            elif op == "attributeType":
+                out.append(f"attribute_type({n}, {self.value(hint, arg)})")
+            elif op == "in":
+                vals = ", ".join(self.value(f"{hint}_{i}", v) for i, v in enumerate(arg or []))
+                out.append(f"{n} IN ({vals})")
+            elif op == "size":
+                for sop, sval in (arg or {}).items():
+                    if sop in _COMPARE:
+                        out.append(f"size({n}) {_COMPARE[sop]} {self.value(f'{hint}_{sop}', sval)}")
+                    elif sop == "between":
+                        lo = self.value(f"{hint}_between_0", sval[0])
+                        hi = self.value(f"{hint}_between_1", sval[1])
+                        out.append(f"size({n}) BETWEEN {lo} AND {hi}")
+                    else:
+                        raise ValueError(f"unsupported size operator {sop!r} on {field!r}")
+            else:
+                raise ValueError(f"unsupported filter operator {op!r} on {field!r}")
+        return out
+
+    def document(self, expression: str) -> dict[str, Any]:
+        doc: dict[str, Any] = {"expression": expression}
+        doc["expressionNames"] = self.names
+        doc["expressionValues"] = self.values
+        return doc
+
+
+def dynamodb_expression(spec: Any) -> dict[str, Any] | None:
+    if not spec:
+        return None
+    builder = _ExpressionBuilder()
+    expression = builder.group(spec)
+    if not expression:
+        return None
+    return builder.document(expression)
+
+
+def _es_field(field: str, cond: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for op, arg in cond.items():
+        if op == "eq":
+            out.append({"term": {field: arg}})
+        elif op == "ne":
+            out.append({"bool": {"must_not": {"term": {field: arg}}}})
+        elif op == "match":
+            out.append({"match": {field: arg}})
+        elif op == "matchPhrase":
+            out.append({"match_phrase": {field: arg}})
+        elif op == "matchPhrasePrefix":
+            out.append({"match_phrase_prefix": {field: arg}})
+        elif op == "multiMatch":
+            out.append({"multi_match": {**(arg or {}), "fields": [field]}})
+        elif op == "exists":
+            q: dict[str, Any] = {"exists": {"field": field}}
+            out.append(q if arg else {"bool": {"must_not": q}})
+        elif op == "wildcard":
+            out.append({"wildcard": {field: arg}})
+        elif op == "regexp":
+            out.append({"regexp": {field: arg}})
+        elif op == "range":
+            out.append({"range": {field: {"gte": arg[0], "lte": arg[1]}}})
+        elif op in ("gt", "gte", "lt", "lte"):
+            out.append({"range": {field: {op: arg}}})
+        else:
+            raise ValueError(f"unsupported search filter operator {op!r} on {field!r}")
+    return out
+
+
+def elasticsearch_query(spec: Any) -> dict[str, Any]:
+    must: list[dict[str, Any]] = []
+    for key, cond in (spec or {}).items():
+        if cond is None:
+            continue
+        if key == "and":
+            must.append({"bool": {"must": [elasticsearch_query(c) for c in cond]}})
+        elif key == "or":
+            must.append({"bool": {"should": [elasticsearch_query(c) for c in cond]}})
+        elif key == "not":
+            must.append({"bool": {"must_not": elasticsearch_query(cond)}})
+        else:
+            must.append({"bool": {"must": _es_field(key, cond)}})
+    if len(must) == 1:
+        return must[0]
+    return {"bool": {"must": must}}
+
+
+class TransformUtil:
+    """The `$util.transform` family (subscription filters live with the realtime stage)."""
+
+    def toDynamoDBFilterExpression(self, spec: Any) -> str | None:  # noqa: N802 - AppSync names
+        doc = dynamodb_expression(spec)
+        return None if doc is None else dumps(doc)
+
+    def toDynamoDBConditionExpression(self, spec: Any) -> str | None:  # noqa: N802
+        return self.toDynamoDBFilterExpression(spec)
+
+    def toElasticsearchQueryDSL(self, spec: Any) -> str:  # noqa: N802
+        return dumps(elasticsearch_query(spec))

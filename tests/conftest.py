@@ -1,0 +1,41 @@
+"""Session fixtures: the real services (started here) and clients on them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import aioboto3
+import pytest
+
+from tests.helpers import GraphQLClient, event_server
+from tests.services import DynamoDBLocal
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> Iterator[DynamoDBLocal]:
+    ddb = DynamoDBLocal().start()
+    try:
+        yield ddb
+    finally:
+        ddb.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_endpoint(dynamodb_local: DynamoDBLocal) -> str:
+    return dynamodb_local.endpoint
+
+
+@pytest.fixture
+async def ddb(dynamodb_endpoint: str) -> AsyncIterator[object]:
+    session = aioboto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    async with session.client("dynamodb", endpoint_url=dynamodb_endpoint) as client:
+        yield client
+
+
+@pytest.fixture
+async def event_client(dynamodb_endpoint: str) -> AsyncIterator[GraphQLClient]:
+    client = GraphQLClient(event_server(dynamodb_endpoint))
+    try:
+        yield client
+    finally:
+        await client.close()

@@ -1,0 +1,84 @@
+"""Real services the tests start themselves: DynamoDB Local (the jar from npm, run with Java)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout}s")
+
+
+def dynamodb_local_dir() -> Path:
+    env = os.environ.get("GQLSYNC_DYNAMODB_LOCAL_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(ROOT / "tests/node/node_modules/amplify-dynamodb-simulator/emulator")
+    for c in candidates:
+        if (c / "DynamoDBLocal.jar").is_file():
+            return c
+    raise FileNotFoundError(
+        "DynamoDB Local is not installed. Run the tests with `bash tests/run.sh`, which installs it "
+        "(npm package amplify-dynamodb-simulator into tests/node) and Java if missing.")
+
+
+class DynamoDBLocal:
+    """The real DynamoDB Local jar on a free loopback port, in memory, one shared database."""
+
+    def __init__(self) -> None:
+        self.dir = dynamodb_local_dir()
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> DynamoDBLocal:
+        java = shutil.which("java")
+        if java is None:
+            raise FileNotFoundError("java is not installed (tests/run.sh installs it)")
+        self.proc = subprocess.Popen(
+            [java, "-Xmx512m", "-Djava.library.path=./DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
+             "-port", str(self.port), "-inMemory", "-sharedDb"],
+            cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for_port(self.port, 60, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def restart(self) -> None:
+        """Stop and start on the same port (data is lost: it runs in memory)."""
+        self.stop()
+        port = self.port
+        self.__init__()  # type: ignore[misc]
+        self.port = port
+        self.start()

@@ -31,6 +31,8 @@ def format_error(err: GraphQLError, request_id: str | None = None) -> dict[str, 
     if isinstance(orig, GqlsyncError):
         return appsync_error(orig.message, orig.error_type, path=path, locations=_locations(err),
                              data=orig.data, error_info=orig.error_info)
+    if isinstance(orig, TypeError) and "non-nullable" in str(orig):
+        return appsync_error(str(orig), "NullValueInNonNullableField", path=path, locations=_locations(err))
     if orig is not None and not isinstance(orig, GraphQLError):
         log.error("resolver raised an unexpected exception", exc_info=orig,
                   extra={"request_id": request_id, "path": path})

@@ -56,6 +56,9 @@ class Step:
         """Request code -> data source -> response code. Raises EarlyReturn from the request code."""
         if self.code.has_request:
             request = self.code.request(ctx)
+            if not isinstance(request, dict):
+                raise ResolverError(f"The request mapping code of {self.name} must produce a JSON object for "
+                                    f"its data source, got {type(request).__name__}.", "MappingTemplate")
         else:
             request = _direct_lambda_payload(ctx)
         try:

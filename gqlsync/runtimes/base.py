@@ -17,7 +17,8 @@ class EarlyReturn(Exception):  # noqa: N818 - a control-flow signal, not an erro
 
 
 class Compiled(Protocol):
-    """Mapping code ready to run: `request` builds the data-source document, `response` shapes the result.
+    """Mapping code ready to run: `request` builds the data-source document (or, in a pipeline's
+    before step, any value for the first function's `prev.result`); `response` shapes the result.
 
     `request` raises EarlyReturn to skip the data source; both raise ResolverError for
     $util.error / $util.unauthorized. `has_request`/`has_response` are False where the code omits
@@ -27,7 +28,7 @@ class Compiled(Protocol):
     has_request: bool
     has_response: bool
 
-    def request(self, ctx: ResolverContext) -> dict[str, Any]: ...
+    def request(self, ctx: ResolverContext) -> Any: ...
 
     def response(self, ctx: ResolverContext) -> Any: ...
 

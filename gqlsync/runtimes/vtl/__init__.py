@@ -87,14 +87,11 @@ class VtlCompiled:
         self.has_request = self._request is not None
         self.has_response = self._response is not None
 
-    def request(self, ctx: ResolverContext) -> dict[str, Any]:
+    def request(self, ctx: ResolverContext) -> Any:
         assert self._request is not None
         value, returned = self._request.run(ctx)
         if returned:
             raise EarlyReturn(value)
-        if not isinstance(value, dict):
-            raise ResolverError(f"The request mapping template {self._request.code.path.name} must render a "
-                                f"JSON object, got {type(value).__name__}", "MappingTemplate")
         return value
 
     def response(self, ctx: ResolverContext) -> Any:

@@ -46,9 +46,10 @@ def dynamodb_local_dir() -> Path:
 class DynamoDBLocal:
     """The real DynamoDB Local jar on a free loopback port, in memory, one shared database."""
 
-    def __init__(self) -> None:
+    def __init__(self, db_path: Path | None = None) -> None:
         self.dir = dynamodb_local_dir()
         self.port = free_port()
+        self.db_path = db_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,9 +60,10 @@ class DynamoDBLocal:
         java = shutil.which("java")
         if java is None:
             raise FileNotFoundError("java is not installed (tests/run.sh installs it)")
+        storage = ["-dbPath", str(self.db_path)] if self.db_path else ["-inMemory"]
         self.proc = subprocess.Popen(
             [java, "-Xmx512m", "-Djava.library.path=./DynamoDBLocal_lib", "-jar", "DynamoDBLocal.jar",
-             "-port", str(self.port), "-inMemory", "-sharedDb"],
+             "-port", str(self.port), *storage, "-sharedDb"],
             cwd=self.dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         wait_for_port(self.port, 60, self.proc)
         return self
@@ -76,9 +78,6 @@ class DynamoDBLocal:
         self.proc = None
 
     def restart(self) -> None:
-        """Stop and start on the same port (data is lost: it runs in memory)."""
+        """Start again on the same port (data survives only with a db_path)."""
         self.stop()
-        port = self.port
-        self.__init__()  # type: ignore[misc]
-        self.port = port
         self.start()

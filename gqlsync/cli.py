@@ -51,7 +51,7 @@ def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str) 
 def dev(
     app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")],
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 4000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", envvar="GQLSYNC_PORT")] = 4000,
     dynamodb_endpoint: Annotated[str | None, typer.Option(
         help="Use this DynamoDB (e.g. DynamoDB Local, http://localhost:8000) instead of the embedded one.")] = None,
     data_dir: Annotated[Path | None, typer.Option(
@@ -71,9 +71,10 @@ def dev(
 @cli.command()
 def serve(
     app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")],
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "0.0.0.0",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 4000,
-    dynamodb_endpoint: Annotated[str | None, typer.Option(help="DynamoDB endpoint override.")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.", envvar="GQLSYNC_HOST")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.", envvar="GQLSYNC_PORT")] = 4000,
+    dynamodb_endpoint: Annotated[str | None, typer.Option(help="DynamoDB endpoint override.",
+                                                          envvar="GQLSYNC_DYNAMODB_ENDPOINT")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
     create_tables: Annotated[bool, typer.Option(help="Create the manifest's tables if missing.")] = False,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",

@@ -26,9 +26,11 @@ from gqlsync.app.model import (
     TableConfig,
 )
 from gqlsync.app.yamlpos import PositionedYaml, load_positioned
-from gqlsync.resources import read_text
+from gqlsync.resources import data_dir, read_text
 
 MANIFEST_NAMES = ("gqlsync.yaml", "gqlsync.yml")
+#: Code paths starting with this name files of the stock resolver library (the `resolvers/` folder).
+STOCK_PREFIX = "stock:"
 
 
 @cache
@@ -94,7 +96,10 @@ class _Builder:
     def code(self, path: tuple[str | int, ...], rel: str | None) -> CodeFile | None:
         if rel is None:
             return None
-        file = (self.root / rel).resolve()
+        if rel.startswith(STOCK_PREFIX):
+            file = (data_dir("resolvers") / rel[len(STOCK_PREFIX):]).resolve()
+        else:
+            file = (self.root / rel).resolve()
         line = self.doc.line_of(path)
         if not file.is_file():
             self.problem(path, f"file not found: {rel}")

@@ -67,6 +67,8 @@ class Step:
             if raise_on_error and request.get("version", RAISING_VERSION) == RAISING_VERSION:
                 raise
             ctx.error = {"message": exc.message, "type": exc.error_type}
+            if exc.data is not None:
+                ctx.error["data"] = exc.data  # e.g. the current item after a failed condition
             ctx.result = exc.result
             if not self.code.has_response:
                 raise

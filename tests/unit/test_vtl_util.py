@@ -208,10 +208,20 @@ def test_log_goes_to_the_request() -> None:
     ("\"${ctx.args.a}-$ctx.args.b\"", {"a": "x", "b": 2}, "x-2"),
     ("\"$ctx.args.m\"", {"m": {"a": 1, "b": [True, None]}}, "{a=1, b=[true, null]}"),
     ("## a comment\n#* block\ncomment *#\"ok\"", {}, "ok"),
+    ("#set($e = {\"key\": \"title\"})\"#$e.key = :$e.key\"", {}, "#title = :title"),
+    ("\"#${x}#\"", {}, "##"),
     ("$util.toJson($ctx.args.n.intValue())", {"n": 2.0}, 2),
 ])
 def test_velocity(template: str, args: dict[str, Any], expected: Any) -> None:
     assert out(template, args) == expected
+
+
+@pytest.mark.parametrize("value,expected", [(None, "no"), (False, "no"), (True, "yes"), ({"a": 1}, "yes"),
+                                            ("x", "yes"), (0, "no"), ("", "no"), ([], "no")])
+def test_if_truthiness(value: Any, expected: str) -> None:
+    args = {} if value is None else {"v": value}
+    assert out('#if($ctx.args.v)"yes"#elseif($ctx.args.v)"never"#else"no"#end', args) == expected
+    assert out('#if($ctx.error)"yes"#else"no"#end') == "no"
 
 
 def test_break_stops_the_loop() -> None:

@@ -404,6 +404,11 @@ class NameOrCall(av.NameOrCall):
         return result
 
 
+def _condition(self: Any, namespace: Any, loader: Any) -> bool:
+    """`#if($x)` / `#elseif($x)`: null is false, as in Java Velocity (airspeed-ext says true)."""
+    return av.boolean_value(self.expression.calculate(namespace, loader))
+
+
 class UnaryOperatorValue(av.UnaryOperatorValue):
     """`!$x` is true for null, as in Java Velocity."""
 
@@ -492,6 +497,14 @@ av.ForeachDirective = ForeachDirective  # type: ignore[misc]
 av.NameOrCall = NameOrCall  # type: ignore[misc]
 av.UnaryOperatorValue = UnaryOperatorValue  # type: ignore[misc]
 av.value_to_string = java_str
+av.Condition.calculate = _condition  # type: ignore[method-assign]
+# Plain text: unlike airspeed, a `#` directly before `$ref` is a literal `#` and the reference still
+# renders ("#$entry.key" -> "#title"), as in Java Velocity.
+av.Text.PLAIN = re.compile(
+    r"((?:[^\\\$#]+|\\[\$#])+|\$[^!\{a-z0-9_]|\$$|#$|#(?=\$)"
+    r"|#[^\{\}a-zA-Z0-9#\*\$]+|\\.)(.*)$",
+    re.S + re.I,
+)
 
 
 class VelocityTemplate:

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonschema
 import yaml
@@ -211,7 +211,7 @@ class _Builder:
             if coord in seen:
                 self.problem(path, f"duplicate resolver for {coord} (first at line {seen[coord]})")
             seen[coord] = self.doc.line_of(path) or 0
-            kind = spec.get("kind") or ("PIPELINE" if "functions" in spec else "UNIT")
+            kind: Literal["UNIT", "PIPELINE"] = spec.get("kind") or ("PIPELINE" if "functions" in spec else "UNIT")
             runtime = spec.get("runtime", "VTL")
             ds = spec.get("dataSource")
             direct_lambda = False

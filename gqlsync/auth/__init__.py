@@ -1,5 +1,5 @@
 """Authentication and authorization: who is calling (from headers and config, never Starlette objects)."""
 
-from gqlsync.auth.base import AuthFailure, AuthResult, Authenticator
+from gqlsync.auth.base import Authenticator, AuthFailure, AuthResult
 
 __all__ = ["AuthFailure", "AuthResult", "Authenticator"]

@@ -220,7 +220,7 @@ class DynamoDBDataSource:
             raise _client_error(exc) from None
         except BotoCoreError as exc:
             raise DataSourceError(f"DynamoDB is unreachable: {exc}", "DynamoDB:ServiceUnavailable") from None
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             raise DataSourceError(f"DynamoDB is unreachable: {exc}", "DynamoDB:ServiceUnavailable") from None
 
     # -- single items

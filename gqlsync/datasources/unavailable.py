@@ -11,7 +11,7 @@ from gqlsync.errors import DataSourceError
 class UnavailableDataSource:
     def __init__(self, config: DataSourceConfig) -> None:
         self.name = config.name
-        self.type = config.type
+        self.type: str = config.type
 
     async def invoke(self, request: dict[str, Any]) -> Any:
         raise DataSourceError(f"Data source {self.name} of type {self.type} is not supported by this gqlsync "

@@ -62,7 +62,7 @@ class _JournalingApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target not in WRITE_TARGETS:
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
+            return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         import io
@@ -101,7 +101,7 @@ class EmbeddedDynamoDB:
     def endpoint(self) -> str:
         assert self._server is not None, "start() first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> str:
         from moto.backends import get_backend
@@ -113,14 +113,14 @@ class EmbeddedDynamoDB:
 
         # A fresh process-wide moto state: replay below rebuilds it from disk.
         for name in ("dynamodb", "dynamodbstreams"):
-            get_backend(name).reset()  # type: ignore[call-overload]
+            get_backend(name).reset()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         journal = self.data_dir / "journal.jsonl"
         self._inner = DomainDispatcherApplication(create_backend_app)
         replayed = self._replay(journal)
         self._compact(journal)
         self._journal = _JournalingApp(self._inner, journal)
-        class QuietHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+        class QuietHandler(MotoRequestHandler):
             def log_request(self, *args: Any) -> None:
                 pass
 

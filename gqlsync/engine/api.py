@@ -74,7 +74,7 @@ class Api:
                                  variable_values=variables, operation_name=operation_name)
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 result = await asyncio.wait_for(result, float(self.limits["requestTimeoutSeconds"]))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return _fail(f"Execution timed out after {self.limits['requestTimeoutSeconds']} seconds.",
                          "ExecutionTimeout", name, op_type)
         assert isinstance(result, ExecutionResult)

@@ -15,7 +15,8 @@ from graphql.language import IntValueNode, StringValueNode
 _OFFSET = r"(?:Z|[+-]\d{2}:\d{2}(?::\d{2})?)"
 _DATE_RE = re.compile(rf"^(\d{{4}})-(\d{{2}})-(\d{{2}})({_OFFSET})?$")
 _TIME_RE = re.compile(rf"^(\d{{2}}):(\d{{2}})(?::(\d{{2}})(?:\.(\d{{1,9}}))?)?({_OFFSET})?$")
-_DATETIME_RE = re.compile(rf"^(\d{{4}})-(\d{{2}})-(\d{{2}})T(\d{{2}}):(\d{{2}})(?::(\d{{2}})(?:\.(\d{{1,9}}))?)?({_OFFSET})$")
+_DATETIME_RE = re.compile(
+    rf"^(\d{{4}})-(\d{{2}})-(\d{{2}})T(\d{{2}}):(\d{{2}})(?::(\d{{2}})(?:\.(\d{{1,9}}))?)?({_OFFSET})$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/?#]+[^\s]*$")
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,}$")

@@ -24,7 +24,8 @@ _PAGE = """<!doctype html>
 </head><body>
 <header><b>gqlsync</b><span>__TITLE__</span><label>x-api-key <input id="apikey" value="__KEY__"></label></header>
 <div id="graphiql"></div>
-<div id="basic"><div class="col"><textarea id="q">{\n  listEvents(limit: 10) {\n    items { id name when }\n    nextToken\n  }\n}</textarea>
+<div id="basic"><div class="col">
+<textarea id="q">query {\n  __typename\n}</textarea>
 <textarea id="v" placeholder="variables (JSON)">{}</textarea><button id="run">Run ▶</button></div>
 <pre id="out"></pre></div>
 <script>

@@ -113,5 +113,5 @@ def test_api_key_required_for_api_key_mode(app_dir: Path) -> None:
 
 
 def test_missing_manifest(tmp_path: Path) -> None:
-    with pytest.raises(AppError, match="no gqlsync.yaml"):
+    with pytest.raises(AppError, match=r"no gqlsync\.yaml"):
         load_app(tmp_path)

@@ -11,11 +11,11 @@ from gqlsync.runtimes.vtl import VtlRuntime
 
 
 class FakeInfo:
-    fieldName = "getThing"  # noqa: N815
-    parentTypeName = "Query"  # noqa: N815
+    fieldName = "getThing"
+    parentTypeName = "Query"
     variables: dict[str, Any] = {}
-    selectionSetList = ["id", "name"]  # noqa: N815
-    selectionSetGraphQL = "{\n  id\n  name\n}"  # noqa: N815
+    selectionSetList = ["id", "name"]
+    selectionSetGraphQL = "{\n  id\n  name\n}"
 
     def locations(self) -> None:
         return None

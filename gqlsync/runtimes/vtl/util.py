@@ -14,7 +14,7 @@ import unicodedata
 import urllib.parse
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from ulid import ULID
 
@@ -50,7 +50,11 @@ class StrUtil:
         return s.replace(find, repl)
 
     def normalize(self, s: str, form: str) -> str:
-        return unicodedata.normalize(form.upper(), s)
+        forms: dict[str, Literal["NFC", "NFD", "NFKC", "NFKD"]] = {
+            "NFC": "NFC", "NFD": "NFD", "NFKC": "NFKC", "NFKD": "NFKD"}
+        if form.upper() not in forms:
+            raise ValueError(f"unknown normalization form {form!r}")
+        return unicodedata.normalize(forms[form.upper()], s)
 
 
 class MathUtil:
@@ -144,10 +148,7 @@ class Util:
     time = TimeUtil()
     dynamodb = DynamoDBUtil()
     transform = TransformUtil()
-    str = StrUtil()
     math = MathUtil()
-    list = ListUtil()
-    map = MapUtil()
 
     def __init__(self, ctx: ResolverContext) -> None:
         self._ctx = ctx
@@ -192,7 +193,7 @@ class Util:
         return v is None or (hasattr(v, "__len__") and len(v) == 0)
 
     def isNullOrBlank(self, v: Any) -> bool:  # noqa: N802
-        return v is None or (isinstance(v, type("")) and v.strip() == "")
+        return v is None or (isinstance(v, str) and v.strip() == "")
 
     def defaultIfNull(self, v: Any, default: Any) -> Any:  # noqa: N802
         return default if v is None else v
@@ -204,7 +205,7 @@ class Util:
         return default if self.isNullOrBlank(v) else v
 
     def isString(self, v: Any) -> bool:  # noqa: N802
-        return isinstance(v, type(""))
+        return isinstance(v, str)
 
     def isNumber(self, v: Any) -> bool:  # noqa: N802
         return is_number(v)
@@ -213,7 +214,7 @@ class Util:
         return isinstance(v, bool)
 
     def isList(self, v: Any) -> bool:  # noqa: N802
-        return isinstance(v, (type([]), tuple))
+        return isinstance(v, (list, tuple))
 
     def isMap(self, v: Any) -> bool:  # noqa: N802
         return isinstance(v, Mapping)
@@ -225,11 +226,11 @@ class Util:
             return "Boolean"
         if is_number(v):
             return "Number"
-        if isinstance(v, type("")):
+        if isinstance(v, str):
             return "String"
         if isinstance(v, Mapping):
             return "Map"
-        if isinstance(v, (type([]), tuple)):
+        if isinstance(v, (list, tuple)):
             return "List"
         return "Object"
 
@@ -287,7 +288,7 @@ class Util:
         return urllib.parse.unquote_plus(java_str(s))
 
     def base64Encode(self, s: Any) -> str:  # noqa: N802
-        data = s.encode() if isinstance(s, type("")) else bytes(s)
+        data = s.encode() if isinstance(s, str) else bytes(s)
         return base64.b64encode(data).decode()
 
     def base64Decode(self, s: Any) -> str:  # noqa: N802
@@ -305,3 +306,9 @@ class Util:
 
     def random(self) -> str:
         return secrets.token_hex(16)
+
+
+# `$util.str`, `$util.list`, `$util.map`: set after the class so the names do not shadow the builtins
+# inside its body.
+for _name, _family in (("str", StrUtil()), ("list", ListUtil()), ("map", MapUtil())):
+    setattr(Util, _name, _family)

@@ -66,6 +66,10 @@ def _field(run: str) -> Callable[[datetime], str]:
     raise ValueError(f"unsupported date pattern letter {ch!r}")
 
 
+def _literal(text: str) -> Callable[[datetime], str]:
+    return lambda _d: text
+
+
 @lru_cache(maxsize=256)
 def _compile(pattern: str) -> list[Callable[[datetime], str]]:
     parts: list[Callable[[datetime], str]] = []
@@ -73,11 +77,11 @@ def _compile(pattern: str) -> list[Callable[[datetime], str]]:
         text = m.group(0)
         if text.startswith("'"):
             lit = "'" if text == "''" else text[1:-1].replace("''", "'")
-            parts.append(lambda d, lit=lit: lit)
+            parts.append(_literal(lit))
         elif m.group(1):
             parts.append(_field(text))
         else:
-            parts.append(lambda d, lit=text: lit)
+            parts.append(_literal(text))
     return parts
 
 

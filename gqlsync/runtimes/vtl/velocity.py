@@ -23,7 +23,7 @@ from airspeed import operators as av
 class _Signal(av.TemplateExecutionError):
     """Passes through airspeed's error wrapping untouched (it re-raises TemplateExecutionError)."""
 
-    def __init__(self) -> None:  # noqa: D107 - deliberately skips the parent's element bookkeeping
+    def __init__(self) -> None:
         Exception.__init__(self, type(self).__name__)
 
 
@@ -493,11 +493,11 @@ _OPS.update({
 # --------------------------------------------------------------------------- installation
 
 av.UserDefinedDirective.DIRECTIVES = [ReturnDirective, BreakDirective, *av.UserDefinedDirective.DIRECTIVES]
-av.ForeachDirective = ForeachDirective  # type: ignore[misc]
-av.NameOrCall = NameOrCall  # type: ignore[misc]
-av.UnaryOperatorValue = UnaryOperatorValue  # type: ignore[misc]
+av.ForeachDirective = ForeachDirective
+av.NameOrCall = NameOrCall
+av.UnaryOperatorValue = UnaryOperatorValue
 av.value_to_string = java_str
-av.Condition.calculate = _condition  # type: ignore[method-assign]
+av.Condition.calculate = _condition
 # Plain text: unlike airspeed, a `#` directly before `$ref` is a literal `#` and the reference still
 # renders ("#$entry.key" -> "#title"), as in Java Velocity.
 av.Text.PLAIN = re.compile(

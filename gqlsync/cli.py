@@ -102,6 +102,31 @@ def validate(app_dir: Annotated[Path, typer.Argument(help="The app folder (with 
               f"{len(app.data_sources)} data sources, {len(api.schema.type_map)} types")
 
 
+@cli.command("import-cfn")
+def import_cfn(
+    templates: Annotated[list[Path], typer.Argument(help="CloudFormation templates (root and nested stacks).")],
+    out: Annotated[Path, typer.Option(help="The app folder to write.")],
+    assets: Annotated[Path | None, typer.Option(
+        help="Where the templates' S3 assets (mapping templates, schema) are, by S3 key or file name.")] = None,
+    api_key: Annotated[str | None, typer.Option(help="API key to put in the app (default: a new one).")] = None,
+) -> None:
+    """Import an AppSync API (AWS::AppSync::*, AWS::DynamoDB::Table) from CloudFormation into an app folder."""
+    import secrets
+
+    from gqlsync.app.cloudformation import import_cloudformation
+
+    key = api_key or "da2-" + secrets.token_hex(13)
+    try:
+        result = import_cloudformation(list(templates), assets or templates[0].parent, out, api_key=key)
+    except AppError as exc:
+        _report(exc)
+        raise typer.Exit(2) from None
+    for note in result.skipped:
+        err.print(f"[yellow]skipped[/] {note}", highlight=False)
+    err.print(f"[green]wrote[/] {out}: {result.resolvers} resolvers, {result.functions} functions, "
+              f"{result.data_sources} data sources, {result.tables} tables (API key {key})")
+
+
 def main() -> None:
     sys.exit(cli())
 

@@ -10,6 +10,20 @@ from gqlsync.runtimes.vtl.velocity import dumps
 _COMPARE = {"eq": "=", "ne": "<>", "le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
 
 
+def _wrap(expr: str) -> str:
+    """`(expr)`, unless expr is already one parenthesized group (DynamoDB refuses redundant parentheses)."""
+    if expr.startswith("("):
+        depth = 0
+        for i, ch in enumerate(expr):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0:
+                if i == len(expr) - 1:
+                    return expr
+                break
+    return f"({expr})"
+
+
 class _ExpressionBuilder:
     """Builds one DynamoDB expression with unique #name / :value placeholders."""
 
@@ -35,7 +49,8 @@ class _ExpressionBuilder:
         self.values[placeholder] = to_attribute(value)
         return placeholder
 
-    def group(self, spec: Any, joiner: str = "AND") -> str:
+    def group(self, spec: Any) -> str:
+        """The conditions of one filter map, ANDed; nested and/or/not become parenthesized groups."""
         if not isinstance(spec, dict):
             raise ValueError("a filter must be a map of field names to conditions")
         parts: list[str] = []
@@ -43,22 +58,20 @@ class _ExpressionBuilder:
             if cond is None:
                 continue
             if key in ("and", "or"):
-                subs = [self.group(c) for c in (cond or []) if c]
-                subs = [s for s in subs if s]
-                if subs:
-                    word = " AND " if key == "and" else " OR "
-                    parts.append("(" + word.join(f"({s})" if len(subs) > 1 else s for s in subs) + ")")
+                subs = [x for x in (self.group(c) for c in (cond or []) if c) if x]
+                if len(subs) == 1:
+                    parts.append(subs[0])
+                elif subs:
+                    parts.append(_wrap(f" {key.upper()} ".join(_wrap(x) for x in subs)))
             elif key == "not":
                 inner = self.group(cond)
                 if inner:
-                    parts.append(f"(NOT ({inner}))" if " " in inner else f"(NOT {inner})")
+                    parts.append(f"NOT {_wrap(inner)}")
             else:
                 parts.extend(self.field(key, cond))
-        if not parts:
-            return ""
-        if len(parts) == 1:
-            return parts[0]
-        return f" {joiner} ".join(f"({p})" if not p.startswith("(") else p for p in parts)
+        if len(parts) <= 1:
+            return parts[0] if parts else ""
+        return " AND ".join(_wrap(p) for p in parts)
 
     def field(self, field: str, cond: Any) -> list[str]:
         if not isinstance(cond, dict):

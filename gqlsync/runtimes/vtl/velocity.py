@@ -67,6 +67,40 @@ class BreakDirective(av._Element):
         raise BreakSignal()
 
 
+class ForeachScope:
+    """`$foreach`: Velocity's loop scope, read as properties (`$foreach.hasNext`) or methods (`.hasNext()`)."""
+
+    __slots__ = ("_count", "_length")
+
+    def __init__(self, count: int, length: int) -> None:
+        self._count = count
+        self._length = length
+
+    def getCount(self) -> int:  # noqa: N802 - Java bean names
+        return self._count
+
+    def getIndex(self) -> int:  # noqa: N802
+        return self._count - 1
+
+    def hasNext(self) -> bool:  # noqa: N802
+        return self._count < self._length
+
+    def getHasNext(self) -> bool:  # noqa: N802
+        return self.hasNext()
+
+    def isFirst(self) -> bool:  # noqa: N802
+        return self._count == 1
+
+    def isLast(self) -> bool:  # noqa: N802
+        return self._count == self._length
+
+    def count(self) -> int:
+        return self._count
+
+    def index(self) -> int:
+        return self._count - 1
+
+
 class ForeachDirective(av.ForeachDirective):
     """#foreach with #break, Java-style map iteration (over keys) and AppSync's 1000-iteration cap."""
 
@@ -88,8 +122,7 @@ class ForeachDirective(av.ForeachDirective):
             localns = av.LocalNamespace(namespace)
             localns["velocityCount"] = counter
             localns["velocityHasNext"] = counter < length
-            localns["foreach"] = {"count": counter, "index": counter - 1, "hasNext": counter < length,
-                                  "first": counter == 1, "last": counter == length}
+            localns["foreach"] = ForeachScope(counter, length)
             localns[self.loop_var_name] = item
             try:
                 self.block.evaluate(stream, localns, loader)
@@ -381,6 +414,14 @@ class NameOrCall(av.NameOrCall):
             if current_object is None or isinstance(current_object, av.LocalNamespace):
                 return None
             result = getattr(current_object, name, None)
+            if not is_call and (result is None or callable(result)) and not isinstance(result, type):
+                # Java bean properties: $obj.count -> getCount(), $obj.first -> isFirst()
+                cap = name[:1].upper() + name[1:]
+                for accessor in ("get" + cap, "is" + cap):
+                    getter = getattr(current_object, accessor, None)
+                    if callable(getter):
+                        return getter()
+                return None  # a method named without () is not a property
         if result is None or result is _MISSING:
             return None
         if isinstance(result, av._FunctionDefinition):

@@ -1,0 +1,326 @@
+"""Imports an AppSync API from CloudFormation (AWS::AppSync::*, AWS::DynamoDB::Table) into an app folder.
+
+Reads one or more synthesized templates (a root stack and its nested stacks, as Amplify or CDK
+write them), resolves the intrinsic functions it needs (Ref, Fn::GetAtt, Fn::Join, Fn::Sub,
+Fn::If on conditions it cannot know: the first branch), copies mapping templates that live in S3
+from a local assets folder, and writes `gqlsync.yaml`, the schema and the templates. The result
+is an ordinary app folder: `gqlsync validate` / `dev` load it like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gqlsync.app.errors import AppError, Problem
+
+_NO_VALUE = object()
+
+
+@dataclass
+class _Resource:
+    logical_id: str
+    type: str
+    props: dict[str, Any]
+    template: str
+
+
+@dataclass
+class ImportResult:
+    """What the import wrote and what it could not carry over."""
+
+    app_dir: Path
+    resolvers: int
+    functions: int
+    data_sources: int
+    tables: int
+    skipped: list[str] = field(default_factory=list)
+
+
+class _Stacks:
+    """All resources of the given templates, with a resolver for the intrinsic functions."""
+
+    def __init__(self, templates: dict[str, dict[str, Any]], api_id: str, region: str, env: str) -> None:
+        self.resources: dict[str, _Resource] = {}
+        self.parameters: dict[str, dict[str, Any]] = {}
+        for name, tpl in templates.items():
+            for lid, res in (tpl.get("Resources") or {}).items():
+                self.resources[lid] = _Resource(lid, res.get("Type", ""), res.get("Properties") or {}, name)
+            self.parameters.update(tpl.get("Parameters") or {})
+        # A nested stack's parameters get their values from the parent's AWS::CloudFormation::Stack.
+        self.parameter_values: dict[str, Any] = {}
+        for res in self.of_type("AWS::CloudFormation::Stack"):
+            self.parameter_values.update(res.props.get("Parameters") or {})
+        self.api_id = api_id
+        self.region = region
+        self.env = env
+
+    def of_type(self, type_: str) -> list[_Resource]:
+        return [r for r in self.resources.values() if r.type == type_]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [v for v in (self.resolve(x) for x in value) if v is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (key, arg), = value.items()
+            if key == "Ref":
+                return self._ref(str(arg))
+            if key == "Fn::GetAtt":
+                lid, attr = arg if isinstance(arg, list) else str(arg).split(".", 1)
+                return self._get_att(lid, attr)
+            if key == "Fn::Join":
+                sep, parts = arg
+                return str(sep).join(str(self.resolve(p)) for p in parts)
+            if key == "Fn::Sub":
+                text, names = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                return re.sub(r"\$\{([^}!][^}]*)\}", lambda m: str(
+                    self.resolve(names[m.group(1)]) if m.group(1) in names else
+                    self._get_att(*m.group(1).split(".", 1)) if "." in m.group(1) else self._ref(m.group(1))), text)
+            if key == "Fn::If":
+                return self.resolve(arg[1])
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(arg[0])]
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(arg[0])
+        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        pseudo = {"AWS::Region": self.region, "AWS::AccountId": "000000000000", "AWS::StackName": "gqlsync",
+                  "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws", "AWS::NoValue": _NO_VALUE}
+        if name in pseudo:
+            return pseudo[name]
+        res = self.resources.get(name)
+        if res is not None:
+            if res.type == "AWS::DynamoDB::Table":
+                return self.resolve(res.props.get("TableName", name))
+            if res.type == "AWS::AppSync::GraphQLApi":
+                return self.api_id
+            return self.resolve(res.props.get("Name", name))
+        if name in self.parameters:
+            return self._parameter(name)
+        return name
+
+    def _parameter(self, name: str) -> Any:
+        if name in self.parameter_values:
+            return self.resolve(self.parameter_values[name])
+        if "env" in name.lower():
+            return self.env
+        default = self.parameters[name].get("Default")
+        return default if default is not None else name
+
+    def _get_att(self, lid: str, attr: str) -> Any:
+        res = self.resources.get(lid)
+        if res is None:
+            return f"{lid}.{attr}"
+        if attr in ("ApiId", "GraphQLApiId") or res.type == "AWS::AppSync::GraphQLApi":
+            return self.api_id
+        if attr == "FunctionId":
+            return lid
+        if attr in ("Name", "TableName", "DataSourceName"):
+            return self._ref(lid)
+        if attr == "Arn":
+            return f"arn:aws:local:{self.region}:000000000000:{lid}"
+        return f"{lid}.{attr}"
+
+
+def _load_template(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+    else:
+        class Loader(yaml.SafeLoader):
+            pass
+
+        def short(tag: str) -> Any:
+            full = "Ref" if tag == "Ref" else f"Fn::{tag}"
+
+            def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+                if isinstance(node, yaml.ScalarNode):
+                    value: Any = loader.construct_scalar(node)
+                    if tag == "GetAtt":
+                        value = str(value).split(".", 1)
+                elif isinstance(node, yaml.SequenceNode):
+                    value = loader.construct_sequence(node, deep=True)
+                else:
+                    value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+                return {full: value}
+
+            return construct
+
+        for tag in ("Ref", "GetAtt", "Join", "Sub", "If", "Select", "Split", "Equals", "Not", "And", "Or",
+                    "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition"):
+            Loader.add_constructor(f"!{tag}", short(tag))
+        data = yaml.load(text, Loader=Loader)  # a SafeLoader that also knows CloudFormation's short tags
+    if not isinstance(data, dict) or "Resources" not in data:
+        raise AppError([Problem(str(path), None, "not a CloudFormation template (no Resources)")])
+    return data
+
+
+def _asset_path(assets: Path, url: str) -> Path | None:
+    key = re.sub(r"^s3://[^/]+/", "", url)
+    key = re.sub(r"^https?://[^/]+/", "", key)
+    for candidate in (assets / key, assets / Path(key).name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *, api_key: str,
+                         name: str | None = None, region: str = "us-east-1", env: str = "NONE") -> ImportResult:
+    """Write an app folder at `out` from the templates; raises AppError listing what cannot be imported."""
+    templates = {str(p): _load_template(p) for p in template_paths}
+    stacks = _Stacks(templates, api_id="local", region=region, env=env)
+    problems: list[Problem] = []
+    skipped: list[str] = []
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "templates").mkdir(exist_ok=True)
+
+    def code(res: _Resource, kind: str, filename: str) -> str | None:
+        inline = res.props.get(f"{kind}MappingTemplate")
+        s3 = res.props.get(f"{kind}MappingTemplateS3Location")
+        target = out / "templates" / filename
+        if inline is not None:
+            target.write_text(str(stacks.resolve(inline)), encoding="utf-8")
+        elif s3 is not None:
+            src = _asset_path(assets, str(stacks.resolve(s3)))
+            if src is None:
+                problems.append(Problem(res.template, None,
+                                        f"{res.logical_id}: {kind} template {s3} is not in {assets}"))
+                return None
+            shutil.copyfile(src, target)
+        else:
+            return None
+        return f"templates/{filename}"
+
+    # Schema
+    schema_res = stacks.of_type("AWS::AppSync::GraphQLSchema")
+    if not schema_res:
+        raise AppError([Problem(str(template_paths[0]), None, "no AWS::AppSync::GraphQLSchema resource")])
+    props = schema_res[0].props
+    if "Definition" in props:
+        (out / "schema.graphql").write_text(str(stacks.resolve(props["Definition"])), encoding="utf-8")
+    else:
+        src = _asset_path(assets, str(stacks.resolve(props.get("DefinitionS3Location", ""))))
+        if src is None:
+            raise AppError([Problem(schema_res[0].template, None, "the schema's DefinitionS3Location is not in "
+                                    f"{assets}")])
+        shutil.copyfile(src, out / "schema.graphql")
+
+    # Auth
+    apis = stacks.of_type("AWS::AppSync::GraphQLApi")
+    api_props = apis[0].props if apis else {}
+    default_mode = api_props.get("AuthenticationType", "API_KEY")
+    additional = [{"mode": p.get("AuthenticationType")} for p in api_props.get("AdditionalAuthenticationProviders", [])]
+    auth: dict[str, Any] = {"default": {"mode": default_mode}, "apiKeys": [{"id": api_key}]}
+    if additional:
+        auth["additional"] = additional
+
+    # Data sources
+    data_sources: dict[str, Any] = {}
+    for res in stacks.of_type("AWS::AppSync::DataSource"):
+        p = stacks.resolve(res.props)
+        ds_type = p.get("Type")
+        entry: dict[str, Any] = {"type": ds_type}
+        if ds_type == "AMAZON_DYNAMODB":
+            ddb = p.get("DynamoDBConfig") or {}
+            entry["config"] = {"tableName": ddb.get("TableName")}
+            if (ddb.get("DeltaSyncConfig") or ddb.get("Versioned")):
+                entry["config"]["versioned"] = True
+        elif ds_type == "HTTP":
+            entry["config"] = {"endpoint": (p.get("HttpConfig") or {}).get("Endpoint")}
+        elif ds_type == "AWS_LAMBDA":
+            entry["config"] = {"functionArn": (p.get("LambdaConfig") or {}).get("LambdaFunctionArn")}
+        elif ds_type in ("AMAZON_OPENSEARCH_SERVICE", "AMAZON_ELASTICSEARCH"):
+            cfg = p.get("OpenSearchServiceConfig") or p.get("ElasticsearchConfig") or {}
+            entry["config"] = {"endpoint": cfg.get("Endpoint")}
+        data_sources[p["Name"]] = entry
+
+    # Functions
+    functions: dict[str, Any] = {}
+    fn_names: dict[str, str] = {}
+    for res in stacks.of_type("AWS::AppSync::FunctionConfiguration"):
+        fname = str(stacks.resolve(res.props.get("Name", res.logical_id)))
+        fn_names[res.logical_id] = fname
+        if res.props.get("Runtime") or res.props.get("Code") or res.props.get("CodeS3Location"):
+            skipped.append(f"function {fname}: APPSYNC_JS functions are not imported yet")
+            continue
+        spec: dict[str, Any] = {"dataSource": str(stacks.resolve(res.props.get("DataSourceName")))}
+        for kind, suffix in (("Request", "req"), ("Response", "res")):
+            path = code(res, kind, f"fn.{fname}.{suffix}.vtl")
+            if path:
+                spec[kind.lower()] = path
+        if "response" not in spec:
+            (out / "templates" / f"fn.{fname}.res.vtl").write_text("$util.toJson($ctx.result)", encoding="utf-8")
+            spec["response"] = f"templates/fn.{fname}.res.vtl"
+        functions[fname] = spec
+
+    # Resolvers
+    resolvers: list[dict[str, Any]] = []
+    for res in stacks.of_type("AWS::AppSync::Resolver"):
+        p = res.props
+        type_name, field_name = stacks.resolve(p.get("TypeName")), stacks.resolve(p.get("FieldName"))
+        coord = f"{type_name}.{field_name}"
+        if p.get("Runtime") or p.get("Code") or p.get("CodeS3Location"):
+            skipped.append(f"resolver {coord}: APPSYNC_JS resolvers are not imported yet")
+            continue
+        spec = {"type": type_name, "field": field_name}
+        if p.get("Kind") == "PIPELINE":
+            fns = [fn_names.get(str(stacks.resolve(f)), str(stacks.resolve(f)))
+                   for f in (p.get("PipelineConfig") or {}).get("Functions", [])]
+            spec["functions"] = fns
+        else:
+            spec["dataSource"] = str(stacks.resolve(p.get("DataSourceName")))
+        for kind, suffix in (("Request", "req"), ("Response", "res")):
+            path = code(res, kind, f"{coord}.{suffix}.vtl")
+            if path:
+                spec[kind.lower()] = path
+        resolvers.append(spec)
+
+    # Tables
+    tables = []
+    for res in stacks.of_type("AWS::DynamoDB::Table"):
+        p = stacks.resolve(res.props)
+        types = {a["AttributeName"]: a["AttributeType"] for a in p.get("AttributeDefinitions", [])}
+
+        def keys(schema: list[dict[str, str]], types: dict[str, str] = types) -> dict[str, Any]:
+            out_keys: dict[str, Any] = {}
+            for k in schema:
+                which = "partitionKey" if k["KeyType"] == "HASH" else "sortKey"
+                out_keys[which] = {"name": k["AttributeName"], "type": types.get(k["AttributeName"], "S")}
+            return out_keys
+
+        table: dict[str, Any] = {"name": p.get("TableName") or res.logical_id, **keys(p.get("KeySchema", []))}
+        for cfn_name, ours in (("GlobalSecondaryIndexes", "globalSecondaryIndexes"),
+                               ("LocalSecondaryIndexes", "localSecondaryIndexes")):
+            if p.get(cfn_name):
+                table[ours] = [{"name": ix["IndexName"], **keys(ix["KeySchema"]),
+                                "projection": (ix.get("Projection") or {}).get("ProjectionType", "ALL")}
+                               for ix in p[cfn_name]]
+        stream = (p.get("StreamSpecification") or {}).get("StreamViewType")
+        if stream:
+            table["stream"] = stream
+        ttl = p.get("TimeToLiveSpecification") or {}
+        if ttl.get("Enabled"):
+            table["ttlAttribute"] = ttl.get("AttributeName")
+        tables.append(table)
+
+    if problems:
+        raise AppError(problems)
+    manifest: dict[str, Any] = {"name": name or out.name, "schema": "schema.graphql", "auth": auth,
+                                "dataSources": data_sources, "resolvers": resolvers}
+    if functions:
+        manifest["functions"] = functions
+    if tables:
+        manifest["tables"] = tables
+    header = "# Imported from CloudFormation by `gqlsync import-cfn`.\n"
+    (out / "gqlsync.yaml").write_text(header + yaml.safe_dump(manifest, sort_keys=False, width=120),
+                                      encoding="utf-8")
+    return ImportResult(out, len(resolvers), len(functions), len(data_sources), len(tables), skipped)

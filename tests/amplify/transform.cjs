@@ -1,0 +1,68 @@
+// Runs Amplify's @model transformer offline and writes what it generates: the mapping templates
+// (assets) and the synthesized CloudFormation (root and nested stacks). Usage:
+//   node transform.cjs SCHEMA.graphql OUT_DIR
+// Resolves its npm packages from tests/node/node_modules (installed by tests/run.sh).
+const fs = require('fs');
+const path = require('path');
+const Module = require('module');
+
+const nodeModules = path.join(__dirname, '..', 'node', 'node_modules');
+const req = Module.createRequire(path.join(nodeModules, 'noop.js'));
+const { executeTransform } = req('@aws-amplify/graphql-transformer');
+const { defaultTransformParameters, constructDataSourceStrategies, DDB_DEFAULT_DATASOURCE_STRATEGY } =
+  req('@aws-amplify/graphql-transformer-core');
+const { App, Stack, NestedStack } = req('aws-cdk-lib');
+
+const [schemaPath, outDir] = process.argv.slice(2);
+if (!schemaPath || !outDir) {
+  console.error('usage: node transform.cjs SCHEMA.graphql OUT_DIR');
+  process.exit(2);
+}
+const schema = fs.readFileSync(schemaPath, 'utf8');
+const cdkOut = path.join(outDir, 'cdk.out');
+const app = new App({ outdir: cdkOut });
+const root = new Stack(app, 'gqlsyncAmplifyRoot');
+const assets = {};
+
+executeTransform({
+  schema,
+  scope: root,
+  nestedStackProvider: { provide: (scope, name) => new NestedStack(scope, name) },
+  assetProvider: {
+    provide: (scope, name, props) => {
+      assets[props.fileName] = props.fileContent;
+      const key = `assets/${props.fileName}`;
+      return {
+        assetHash: props.fileName,
+        httpUrl: `https://gqlsync-assets.local/${key}`,
+        s3BucketName: 'gqlsync-assets',
+        s3ObjectKey: key,
+        s3ObjectUrl: `s3://gqlsync-assets/${key}`,
+      };
+    },
+  },
+  synthParameters: { amplifyEnvironmentName: 'NONE', apiName: 'gqlsync', adminRoles: [], enableIamAccess: false },
+  transformersFactoryArgs: {},
+  transformParameters: { ...defaultTransformParameters, sandboxModeEnabled: false },
+  authConfig: { defaultAuthentication: { authenticationType: 'API_KEY' }, additionalAuthenticationProviders: [] },
+  dataSourceStrategies: constructDataSourceStrategies(schema, DDB_DEFAULT_DATASOURCE_STRATEGY),
+  rdsLayerMapping: {},
+  rdsSnsTopicMapping: {},
+  printTransformerLog: (log) => { if (log.level === 'ERROR') console.error(log.message); },
+});
+
+const assembly = app.synth();
+fs.mkdirSync(path.join(outDir, 'assets'), { recursive: true });
+for (const [name, content] of Object.entries(assets)) {
+  const file = path.join(outDir, 'assets', name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content);
+}
+const templates = {};
+for (const file of fs.readdirSync(assembly.directory)) {
+  if (file.endsWith('.template.json')) {
+    templates[file] = JSON.parse(fs.readFileSync(path.join(assembly.directory, file), 'utf8'));
+  }
+}
+fs.writeFileSync(path.join(outDir, 'templates.json'), JSON.stringify(templates, null, 1));
+console.log(JSON.stringify({ assets: Object.keys(assets).length, templates: Object.keys(templates) }));

@@ -1,0 +1,1 @@
+"""gqlsync's benchmarks: `bash bench/run.sh` (see bench/README.md)."""

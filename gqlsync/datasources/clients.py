@@ -12,6 +12,9 @@ import aioboto3
 import httpx
 from botocore.config import Config
 
+from gqlsync.datasources.dynamodb_wire import CredentialSource, DynamoDBWireClient
+from gqlsync.sigv4 import Credentials
+
 
 @dataclass(frozen=True)
 class AwsSettings:
@@ -22,7 +25,7 @@ class AwsSettings:
     dynamodb_endpoint: str | None = None
     connect_timeout: float = 2.0
     read_timeout: float = 10.0
-    max_attempts: int = 2
+    max_attempts: int = 3
     max_pool_connections: int = 100
 
 
@@ -35,9 +38,29 @@ class ClientProvider:
         self._clients: dict[tuple[str, str | None, str], Any] = {}
         self._lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = None
+        self._dynamodb: dict[tuple[str, str], DynamoDBWireClient] = {}
+
+    @staticmethod
+    def _local_credentials(endpoint: str | None) -> bool:
+        """Local endpoints (DynamoDB Local, the embedded store) accept any credentials."""
+        return bool(endpoint) and not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"))
+
+    def dynamodb(self, region: str | None = None, endpoint: str | None = None) -> DynamoDBWireClient:
+        """The data-plane DynamoDB client for (region, endpoint), created once."""
+        region = region or self.settings.region
+        endpoint = endpoint or self.settings.dynamodb_endpoint or f"https://dynamodb.{region}.amazonaws.com"
+        client = self._dynamodb.get((endpoint, region))
+        if client is None:
+            s = self.settings
+            creds = CredentialSource(Credentials("local", "local") if self._local_credentials(endpoint) else None)
+            client = DynamoDBWireClient(endpoint, region, creds, max_attempts=s.max_attempts,
+                                        connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
+                                        max_connections=s.max_pool_connections)
+            self._dynamodb[(endpoint, region)] = client
+        return client
 
     def _session(self, endpoint: str | None) -> aioboto3.Session:
-        if endpoint and not (os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")):
+        if self._local_credentials(endpoint):
             # Local endpoints (DynamoDB Local, the embedded store) accept any credentials.
             return aioboto3.Session(aws_access_key_id="local", aws_secret_access_key="local",
                                     region_name=self.settings.region)
@@ -74,6 +97,9 @@ class ClientProvider:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        for ddb in self._dynamodb.values():
+            await ddb.close()
+        self._dynamodb.clear()
         await self._stack.aclose()
         self._clients.clear()
         self._stack = AsyncExitStack()

@@ -52,13 +52,15 @@ def _num_text(v: Any) -> str:
     return str(v)
 
 
-def _b64(v: Any) -> bytes:
+def _b64(v: Any) -> str:
+    """B values travel as base64 text on DynamoDB's JSON wire; check that they are."""
     if isinstance(v, (bytes, bytearray)):
-        return bytes(v)
+        return base64.b64encode(v).decode()
     try:
-        return base64.b64decode(v, validate=True)
+        base64.b64decode(v, validate=True)
     except (binascii.Error, ValueError, TypeError):
         raise ResolverError("A DynamoDB B value must be base64 text", "MappingTemplate") from None
+    return str(v)
 
 
 def _wire_map(m: dict[str, Any] | None) -> dict[str, Any]:
@@ -92,9 +94,9 @@ def plain(av: dict[str, Any]) -> Any:
     if kind == "NS":
         return [_number(x) for x in v]
     if kind == "B":
-        return base64.b64encode(v).decode()
+        return v if isinstance(v, str) else base64.b64encode(v).decode()
     if kind == "BS":
-        return [base64.b64encode(x).decode() for x in v]
+        return [x if isinstance(x, str) else base64.b64encode(x).decode() for x in v]
     raise ValueError(kind)
 
 
@@ -103,7 +105,7 @@ def plain_item(item: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _typed_json(av: Any) -> Any:
-    """botocore wire value -> JSON-safe (bytes as base64) for tokens."""
+    """A wire value as JSON-safe data for tokens (bytes, should any appear, as tagged base64)."""
     if isinstance(av, bytes):
         return {"__b": base64.b64encode(av).decode()}
     if isinstance(av, dict):
@@ -202,7 +204,7 @@ class DynamoDBDataSource:
         self._clients = clients
 
     async def _client(self) -> Any:
-        return await self._clients.aws("dynamodb", self.region, self.endpoint)
+        return self._clients.dynamodb(self.region, self.endpoint)
 
     async def invoke(self, request: dict[str, Any]) -> Any:
         version = request.get("version")

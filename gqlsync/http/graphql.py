@@ -85,7 +85,7 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request, request_id: str) -> tuple[Response, Any, RequestScope | None]:
         server = self.server
-        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers = dict(request.headers.items())  # ASGI header names are already lower-case
         try:
             auth = await server.authenticator.authenticate(headers)
         except AuthFailure as exc:

@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+import orjson
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -24,7 +26,10 @@ class JsonFormatter(logging.Formatter):
                 out[k] = v
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
+        try:
+            return orjson.dumps(out, default=str).decode()
+        except TypeError:
+            return json.dumps(out, default=str, ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", stream: Any = None) -> None:

@@ -6,13 +6,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from gqlsync.app.model import DataSourceConfig, IndexConfig, KeyAttribute, TableConfig
 from gqlsync.datasources import AwsSettings, ClientProvider
 from gqlsync.datasources.dynamodb import DynamoDBDataSource
 from gqlsync.datasources.tables import ensure_tables
 from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.runtimes.vtl.util_transform import dynamodb_expression
 from tests.helpers import unique_prefix
+from tests.unit.test_properties import filters
 
 pytestmark = pytest.mark.integration
 V = "2018-05-29"
@@ -253,3 +256,14 @@ async def test_unreachable_endpoint_is_an_error_not_a_crash() -> None:
         await ds.invoke({"version": V, "operation": "GetItem", "key": {"id": S("1")}})
     assert exc.value.error_type == "DynamoDB:ServiceUnavailable"
     await clients.close()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=filters)
+async def test_dynamodb_accepts_every_generated_filter(env: Env, spec: dict[str, Any]) -> None:
+    doc = dynamodb_expression(spec)
+    assert doc is not None
+    if not doc["expressionValues"]:
+        doc.pop("expressionValues")
+    r = await env({"operation": "Scan", "filter": doc, "limit": 5})
+    assert isinstance(r["items"], list)

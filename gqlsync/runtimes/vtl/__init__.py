@@ -14,8 +14,12 @@ from gqlsync.runtimes.vtl.util import Util
 from gqlsync.runtimes.vtl.velocity import (
     TemplateExecutionError,
     TemplateSyntaxError,
+    TemplateTimeout,
     VelocityTemplate,
 )
+
+#: CPU time one template evaluation may take before it is stopped.
+TEMPLATE_BUDGET_SECONDS = 2.0
 
 __all__ = ["VtlCompiled", "VtlRuntime", "render_namespace"]
 
@@ -52,7 +56,10 @@ class _Template:
     def run(self, ctx: ResolverContext) -> tuple[Any, bool]:
         """(parsed output, returned-early) for one invocation."""
         try:
-            text, value, returned = self.template.render(render_namespace(ctx))
+            text, value, returned = self.template.render(render_namespace(ctx), TEMPLATE_BUDGET_SECONDS)
+        except TemplateTimeout:
+            raise ResolverError(f"Mapping template {self.code.path.name} ran longer than "
+                                f"{TEMPLATE_BUDGET_SECONDS:g} s and was stopped.", "MappingTemplateTimeout") from None
         except TemplateExecutionError as exc:
             cause = exc.__cause__
             if isinstance(cause, GqlsyncError):

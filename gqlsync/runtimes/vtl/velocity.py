@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import airspeed
@@ -101,6 +103,14 @@ class ForeachScope:
         return self._count - 1
 
 
+class TemplateTimeout(_Signal):
+    """A template ran longer than its budget (runaway loops must not stall the event loop)."""
+
+
+#: monotonic deadline of the template being rendered (checked once per loop iteration).
+_DEADLINE: ContextVar[float] = ContextVar("vtl_deadline", default=float("inf"))
+
+
 class ForeachDirective(av.ForeachDirective):
     """#foreach with #break, Java-style map iteration (over keys) and AppSync's 1000-iteration cap."""
 
@@ -118,7 +128,10 @@ class ForeachDirective(av.ForeachDirective):
             except TypeError:
                 raise ValueError(f"value for ${self.loop_var_name} is not iterable in #foreach") from None
         length = len(iterable)
+        deadline = _DEADLINE.get()
         for counter, item in enumerate(iterable[: self.MAX_ITERATIONS], start=1):
+            if time.monotonic() > deadline:
+                raise TemplateTimeout()
             localns = av.LocalNamespace(namespace)
             localns["velocityCount"] = counter
             localns["velocityHasNext"] = counter < length
@@ -555,12 +568,16 @@ class VelocityTemplate:
         self._template = airspeed.Template(text, filename)
         self._template.ensure_compiled()  # raises TemplateSyntaxError now, not per request
 
-    def render(self, namespace: dict[str, Any]) -> tuple[str, Any, bool]:
+    def render(self, namespace: dict[str, Any], budget_seconds: float = 2.0) -> tuple[str, Any, bool]:
+        """Render; raises TemplateTimeout when loops run past `budget_seconds`."""
         stream = av.StoppableStream()
+        token = _DEADLINE.set(time.monotonic() + budget_seconds)
         try:
             self._template.merge_to(namespace, stream)
         except ReturnSignal as ret:
             return stream.getvalue(), ret.value, True
+        finally:
+            _DEADLINE.reset(token)
         return stream.getvalue(), None, False
 
 

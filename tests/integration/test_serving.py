@@ -107,7 +107,7 @@ async def test_request_timeout_with_a_backend_that_never_answers() -> None:
     import asyncio
     import dataclasses
 
-    from gqlsync.app.model import CodeFile, DataSourceConfig, ResolverConfig
+    from gqlsync.app.model import CodeFile, DataSourceConfig
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(30)
@@ -122,8 +122,7 @@ async def test_request_timeout_with_a_backend_that_never_answers() -> None:
     app = dataclasses.replace(
         app, limits={**app.limits, "requestTimeoutSeconds": 1},
         data_sources={**app.data_sources, "Hang": DataSourceConfig("Hang", "HTTP", {"endpoint": f"http://127.0.0.1:{port}"})},
-        resolvers=tuple(r for r in app.resolvers if r.field_name != "logged") + (hang,))
-    assert isinstance(hang, ResolverConfig)
+        resolvers=(*(r for r in app.resolvers if r.field_name != "logged"), hang))
     client = GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=KEY)
     try:
         r = await client.query("{ logged }")

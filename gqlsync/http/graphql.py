@@ -61,27 +61,30 @@ class GraphQLEndpoint:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         server = self.server
-        if not server.started:
-            await server.start()
-        status, outcome_info, resp = 200, None, None
+        outcome: Any = None
+        scope: RequestScope | None = None
+        resp: Response | None = None
         try:
-            resp, outcome_info, scope = await self._handle(request, request_id)
-            status = resp.status_code
-            return resp
-        finally:
-            elapsed = time.perf_counter() - started
-            name = outcome_info.operation_name if outcome_info else None
-            op_type = (outcome_info.operation_type if outcome_info else None) or "none"
-            error_types = outcome_info.error_types if outcome_info else (
-                [resp.headers.get("x-amzn-ErrorType", "")] if resp is not None else ["InternalFailure"])
-            server.metrics.requests.labels(server.app.name, op_type, str(status)).inc()
-            server.metrics.latency.labels(server.app.name).observe(elapsed)
-            extra: dict[str, Any] = {"request_id": request_id, "app": server.app.name, "operation": name,
-                                     "operation_type": op_type, "status": status,
-                                     "duration_ms": round(elapsed * 1000, 3), "error_types": error_types}
-            if outcome_info is not None and scope is not None and scope.logs:
-                extra["resolver_logs"] = scope.logs
-            log.info("request", extra=extra)
+            if not server.started:
+                await server.start()
+            resp, outcome, scope = await self._handle(request, request_id)
+        except Exception:
+            log.exception("request failed unexpectedly", extra={"request_id": request_id})
+            resp = error_response("An internal failure occurred; the request was not completed.",
+                                  "InternalFailure", 500, request_id)
+        elapsed = time.perf_counter() - started
+        name = outcome.operation_name if outcome else None
+        op_type = (outcome.operation_type if outcome else None) or "none"
+        error_types = outcome.error_types if outcome else [resp.headers.get("x-amzn-ErrorType", "")]
+        server.metrics.requests.labels(server.app.name, op_type, str(resp.status_code)).inc()
+        server.metrics.latency.labels(server.app.name).observe(elapsed)
+        extra: dict[str, Any] = {"request_id": request_id, "app": server.app.name, "operation": name,
+                                 "operation_type": op_type, "status": resp.status_code,
+                                 "duration_ms": round(elapsed * 1000, 3), "error_types": error_types}
+        if scope is not None and scope.logs:
+            extra["resolver_logs"] = scope.logs
+        log.info("request", extra=extra)
+        return resp
 
     async def _handle(self, request: Request, request_id: str) -> tuple[Response, Any, RequestScope | None]:
         server = self.server

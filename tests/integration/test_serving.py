@@ -131,3 +131,24 @@ async def test_request_timeout_with_a_backend_that_never_answers() -> None:
     finally:
         await client.close()
         tcp.close()
+
+
+async def test_backend_down_at_start_gives_appsync_shaped_errors_then_recovers(tmp_path: object) -> None:
+    from gqlsync.datasources import AwsSettings
+    from tests.services import DynamoDBLocal
+
+    ddb = DynamoDBLocal()  # not started yet: its port refuses connections
+    server = event_server(ddb.endpoint)
+    server.clients.settings = AwsSettings(dynamodb_endpoint=ddb.endpoint, connect_timeout=0.5, max_attempts=1)
+    client = GraphQLClient(server)
+    try:
+        resp = await client.post({"query": "{ listEvents { nextToken } }"})
+        assert resp.status_code == 500
+        assert resp.json()["errors"][0]["errorType"] == "InternalFailure"
+        assert resp.headers["x-amzn-ErrorType"] == "InternalFailure"
+        ddb.start()
+        r = await client.query("{ listEvents { items { id } nextToken } }")
+        assert r == {"data": {"listEvents": {"items": [], "nextToken": None}}}
+    finally:
+        await client.close()
+        ddb.stop()

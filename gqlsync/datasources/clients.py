@@ -16,12 +16,21 @@ from gqlsync.datasources.dynamodb_wire import CredentialSource, DynamoDBWireClie
 from gqlsync.sigv4 import Credentials
 
 
+def _default_region() -> str:
+    """The region as the AWS SDKs find it (environment, then ~/.aws/config), else us-east-1."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        import botocore.session
+
+        region = botocore.session.Session().get_config_variable("region")
+    return str(region or "us-east-1")
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Where AWS calls go: region, endpoint overrides (DynamoDB Local, moto) and timeouts."""
 
-    region: str = field(default_factory=lambda: os.environ.get("AWS_REGION")
-                        or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    region: str = field(default_factory=_default_region)
     dynamodb_endpoint: str | None = None
     connect_timeout: float = 2.0
     read_timeout: float = 10.0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from typing import Any
@@ -32,13 +35,23 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(out, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", stream: Any = None) -> None:
-    """Send gqlsync's logs as JSON lines to stderr (idempotent)."""
+def configure_logging(level: str = "INFO", stream: Any = None) -> logging.handlers.QueueListener | None:
+    """Send gqlsync's logs as JSON lines to stderr (idempotent).
+
+    Records go through a queue to a writer thread, so a slow stderr never blocks the event loop.
+    """
     logger = logging.getLogger("gqlsync")
     logger.setLevel(level.upper())
-    if not any(getattr(h, "_gqlsync", False) for h in logger.handlers):
-        handler = logging.StreamHandler(stream or sys.stderr)
-        handler.setFormatter(JsonFormatter())
-        handler._gqlsync = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
     logger.propagate = False
+    if any(getattr(h, "_gqlsync", False) for h in logger.handlers):
+        return None
+    writer = logging.StreamHandler(stream or sys.stderr)
+    writer.setFormatter(JsonFormatter())
+    q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    handler = logging.handlers.QueueHandler(q)
+    handler._gqlsync = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    listener = logging.handlers.QueueListener(q, writer, respect_handler_level=False)
+    listener.start()
+    atexit.register(listener.stop)
+    return listener

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLObjectType, GraphQLSchema, OperationType
+from graphql import (
+    ExecutionResult,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationType,
+)
 from graphql import execute as gql_execute
+from graphql.execution.values import get_variable_values
 
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import App, CodeFile, ResolverConfig
@@ -17,6 +26,13 @@ from gqlsync.engine.documents import DocumentCache
 from gqlsync.engine.errors import appsync_error, format_error
 from gqlsync.engine.resolvers import FieldResolver, Invoker, Step
 from gqlsync.engine.schema import build_schema
+from gqlsync.engine.subscriptions import (
+    Publisher,
+    SubscriptionPlan,
+    aws_subscribe_map,
+    build_plan,
+    mutation_events,
+)
 from gqlsync.observe import Metrics
 from gqlsync.runtimes import Compiled, RequestScope, get_runtime
 
@@ -28,6 +44,7 @@ DEFAULT_LIMITS: dict[str, Any] = {
     "documentCacheSize": 1024,
 }
 _INDEX = re.compile(r"\.\d+")
+log = logging.getLogger("gqlsync.engine")
 
 
 @dataclass
@@ -51,6 +68,8 @@ class Api:
         self.limits = limits
         self.metrics = metrics
         self.documents = DocumentCache(schema, int(limits["documentCacheSize"]), limits["maxDepth"])
+        self.listeners = aws_subscribe_map(schema)
+        self.publisher: Publisher | None = None
 
     async def execute(self, query: Any, variables: Any, operation_name: Any, scope: RequestScope) -> Outcome:
         if not isinstance(query, str) or not query.strip():
@@ -78,7 +97,57 @@ class Api:
             return _fail(f"Execution timed out after {self.limits['requestTimeoutSeconds']} seconds.",
                          "ExecutionTimeout", name, op_type)
         assert isinstance(result, ExecutionResult)
+        if op is not None and op.operation == OperationType.MUTATION and self.publisher is not None:
+            events = mutation_events(op, result.data, self.listeners)
+            if events:
+                try:
+                    await self.publisher.publish(self.app.name, events)
+                except Exception:
+                    log.exception("publishing mutation results failed", extra={"request_id": scope.request_id})
         return self._outcome(result, scope, name, op_type)
+
+    async def subscribe(self, query: Any, variables: Any, operation_name: Any,
+                        scope: RequestScope) -> tuple[SubscriptionPlan | None, list[dict[str, Any]]]:
+        """Validate a subscription and run its resolver (if any) now, at subscribe time.
+
+        Returns (plan, []) or (None, AppSync-shaped errors).
+        """
+        if not isinstance(query, str) or not query.strip():
+            return None, [appsync_error("The subscription has no GraphQL query.", "BadRequestException")]
+        if variables is not None and not isinstance(variables, dict):
+            return None, [appsync_error("Variables must be a JSON object.", "BadRequestException")]
+        prepared = self.documents.get(query)
+        if prepared.document is None:
+            return None, list(prepared.errors)
+        op = prepared.operation(operation_name if isinstance(operation_name, str) else None)
+        if op is None:
+            return None, [appsync_error("Must provide a valid operation name for a document with several "
+                                        "operations.", "ValidationError")]
+        if op.operation != OperationType.SUBSCRIPTION:
+            return None, [appsync_error("Only subscription operations can be started here.", "UnsupportedOperation")]
+        coerced = get_variable_values(self.schema, op.variable_definitions or (), variables or {})
+        if isinstance(coerced, list):
+            return None, [format_error(e) for e in coerced]
+        fragments = {d.name.value: d for d in prepared.document.definitions
+                     if isinstance(d, FragmentDefinitionNode)}
+        try:
+            plan = build_plan(self.schema, op, fragments, coerced, id(prepared))
+        except (ValueError, GraphQLError) as exc:
+            return None, [appsync_error(str(exc), "ValidationError")]
+        sub_type = self.schema.subscription_type
+        assert sub_type is not None
+        if sub_type.fields[plan.field_name].resolve is not None:
+            result = gql_execute(self.schema, prepared.document, context_value=scope, variable_values=variables,
+                                 operation_name=operation_name if isinstance(operation_name, str) else None)
+            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+                result = await result
+            assert isinstance(result, ExecutionResult)
+            if result.errors:
+                return None, [format_error(e, scope.request_id) for e in result.errors]
+        plan.enhanced_filter = scope.subscription_filter
+        plan.invalidation_filter = scope.invalidation_filter
+        plan.identity = scope.identity
+        return plan, []
 
     def _outcome(self, result: ExecutionResult, scope: RequestScope, name: str | None,
                  op_type: str | None) -> Outcome:

@@ -11,12 +11,14 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from gqlsync.app import App
 from gqlsync.http.graphql import GraphQLEndpoint
 from gqlsync.http.responses import json_response
 from gqlsync.http.server import GqlsyncServer, ServerSettings
+from gqlsync.realtime.endpoint import serve_realtime
 
 
 def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSettings | None = None) -> Starlette:
@@ -34,6 +36,11 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
     async def metrics(request: Request) -> Response:
         return Response(server.metrics.exposition(), media_type="text/plain; version=0.0.4")
 
+    async def realtime(websocket: WebSocket) -> None:
+        if not server.started:
+            await server.start()
+        await serve_realtime(websocket, server.api, server.hub, server.authenticator, server.settings.realtime)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await server.start()
@@ -45,6 +52,7 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
     app = Starlette(
         routes=[
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql/realtime", realtime),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],

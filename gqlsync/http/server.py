@@ -14,6 +14,8 @@ from gqlsync.datasources import AwsSettings, ClientProvider
 from gqlsync.datasources.tables import ensure_tables
 from gqlsync.engine.api import Api, build_api
 from gqlsync.observe import Metrics
+from gqlsync.realtime import RealtimeHub
+from gqlsync.realtime.connection import RealtimeLimits
 
 log = logging.getLogger("gqlsync.server")
 
@@ -27,6 +29,7 @@ class ServerSettings:
     create_tables: bool = False
     region: str | None = None
     dev: bool = False
+    realtime: RealtimeLimits = field(default_factory=RealtimeLimits)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -45,6 +48,8 @@ class GqlsyncServer:
         self.clients = ClientProvider(aws)
         self.api: Api = build_api(self.app, self.clients, self.metrics)
         self.authenticator = Authenticator(self.app.auth)
+        self.hub = RealtimeHub()
+        self.api.publisher = self.hub
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -62,10 +67,12 @@ class GqlsyncServer:
             if self.settings.create_tables and self.app.tables:
                 client = await self.clients.aws("dynamodb")
                 await ensure_tables(client, self.app.tables)
+            await self.hub.start()
             self._started = True
 
     async def stop(self) -> None:
         async with self._lock:
+            await self.hub.close()
             await self.clients.close()
             if self._embedded is not None:
                 await asyncio.to_thread(self._embedded.stop)

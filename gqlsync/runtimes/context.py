@@ -27,6 +27,9 @@ class RequestScope:
     logs: list[dict[str, Any]] = field(default_factory=list)
     resolver_calls: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)
+    subscription_filter: Any = None
+    invalidation_filter: Any = None
+    invalidations: list[dict[str, Any]] = field(default_factory=list)
 
     def log(self, level: str, message: str, where: str) -> None:
         entry = {"level": level, "message": message, "resolver": where}

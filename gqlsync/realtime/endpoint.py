@@ -1,0 +1,74 @@
+"""The websocket endpoint /graphql/realtime: picks the protocol by subprotocol and decodes AppSync's auth header."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from gqlsync.auth import Authenticator
+from gqlsync.engine.api import Api
+from gqlsync.realtime.appsync_protocol import AppSyncConnection
+from gqlsync.realtime.connection import Connection, RealtimeLimits
+from gqlsync.realtime.hub import RealtimeHub
+from gqlsync.realtime.transport_ws import TransportWsConnection
+
+APPSYNC = "graphql-ws"
+TRANSPORT_WS = "graphql-transport-ws"
+
+
+def _b64json(text: str) -> dict[str, Any] | None:
+    padded = text + "=" * (-len(text) % 4)
+    for decode in (base64.urlsafe_b64decode, base64.b64decode):
+        try:
+            value = json.loads(decode(padded))
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            continue
+        if isinstance(value, dict):
+            return {str(k).lower(): str(v) for k, v in value.items() if isinstance(v, (str, int, float))}
+    return None
+
+
+class _StarletteSocket:
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    async def receive_text(self) -> str:
+        return await self.ws.receive_text()
+
+    async def send_text(self, data: str) -> None:
+        await self.ws.send_text(data)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        await self.ws.close(code, reason)
+
+
+async def serve_realtime(ws: WebSocket, api: Api, hub: RealtimeHub, authenticator: Authenticator,
+                         limits: RealtimeLimits) -> None:
+    offered = list(ws.scope.get("subprotocols") or [])
+    headers: dict[str, str] = {}
+    if TRANSPORT_WS in offered:
+        protocol, cls = TRANSPORT_WS, TransportWsConnection
+        headers = {k: v for k, v in ws.headers.items() if k in ("x-api-key", "authorization")}
+    elif APPSYNC in offered:
+        protocol, cls = APPSYNC, AppSyncConnection  # type: ignore[assignment]
+        encoded = next((p[len("header-"):] for p in offered if p.startswith("header-")), None) or \
+            ws.query_params.get("header")
+        decoded = _b64json(encoded) if encoded else None
+        headers = decoded or {}
+    else:
+        await ws.close(code=1002, reason=f"Use subprotocol {APPSYNC} (AppSync) or {TRANSPORT_WS}")
+        return
+    await ws.accept(subprotocol=protocol)
+    client = ws.client.host if ws.client else None
+    conn: Connection = cls(_StarletteSocket(ws), api, hub, authenticator, limits, ws.headers.get("host"), client)
+    conn.auth_headers = headers
+    try:
+        await conn.serve()
+    except WebSocketDisconnect:
+        pass
+    except RuntimeError:
+        pass  # socket closed under us

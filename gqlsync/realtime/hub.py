@@ -1,0 +1,83 @@
+"""The hub: implements the engine's Publisher, keeps the registry, and fans events out to connections."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from gqlsync.engine.subscriptions import MutationEvent
+from gqlsync.realtime.broker import Broker, LocalBroker
+from gqlsync.realtime.filters import matches
+from gqlsync.realtime.registry import Registry, Subscriber
+
+log = logging.getLogger("gqlsync.realtime")
+
+#: AppSync does not deliver subscription payloads above 240 KB.
+MAX_PAYLOAD_BYTES = 240 * 1024
+
+EventAuthorizer = Callable[[Subscriber, str], bool]
+
+
+class RealtimeHub:
+    """One per process. Mutations publish through the broker; every process's hub delivers locally."""
+
+    def __init__(self, broker: Broker | None = None) -> None:
+        self.broker: Broker = broker or LocalBroker()
+        self.registry = Registry()
+        self.authorize_event: EventAuthorizer | None = None
+        self.connections: set[Any] = set()
+        self.delivered = 0
+        self._started = False
+
+    async def start(self) -> None:
+        if not self._started:
+            await self.broker.start(self.dispatch)
+            self._started = True
+
+    async def close(self) -> None:
+        """Stop receiving events and close every websocket (1001: going away) so clients reconnect elsewhere."""
+        await self.broker.close()
+        for conn in list(self.connections):
+            await conn.shutdown()
+        self._started = False
+
+    # -- Publisher (called by the engine after a mutation)
+    async def publish(self, app: str, events: list[MutationEvent]) -> None:
+        await self.broker.publish(app, [{"mutation": e.mutation_field, "data": e.data,
+                                         "subscriptions": list(e.subscription_fields)} for e in events])
+
+    # -- delivery (called by the broker, in every process)
+    async def dispatch(self, app: str, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.deliver(app, event)
+
+    def deliver(self, app: str, event: dict[str, Any]) -> int:
+        """Send one event to every matching subscriber; returns how many got it."""
+        payload = event.get("data")
+        shaped: dict[tuple[int, str, str], str] = {}
+        sent = 0
+        for field_name in event.get("subscriptions", ()):
+            for sub in list(self.registry.match(app, field_name, payload)):
+                plan = sub.plan
+                if plan.enhanced_filter is not None and not matches(plan.enhanced_filter, payload):
+                    continue
+                if self.authorize_event is not None and not self.authorize_event(sub, field_name):
+                    continue
+                # Subscribers with the same document and variables get the same bytes: shape once.
+                key = (plan.document_key, plan.response_key, json.dumps(plan.variables, sort_keys=True, default=str))
+                data_json = shaped.get(key)
+                if data_json is None:
+                    data_json = json.dumps({"data": plan.shape(payload)}, separators=(",", ":"), ensure_ascii=False)
+                    shaped[key] = data_json
+                if len(data_json) > MAX_PAYLOAD_BYTES:
+                    log.warning("subscription payload over 240 KB not delivered",
+                                extra={"subscription": field_name, "bytes": len(data_json)})
+                    sub.sink.deliver_error(sub.sub_id, "PayloadTooLarge",
+                                           f"The {field_name} event is larger than 240 KB and was not delivered.")
+                    continue
+                sub.sink.deliver(sub.sub_id, data_json)
+                sent += 1
+        self.delivered += sent
+        return sent

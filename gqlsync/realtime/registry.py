@@ -1,0 +1,94 @@
+"""Who is subscribed to what, indexed by subscription field and argument values (no scan per event)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from gqlsync.engine.subscriptions import SubscriptionPlan
+
+
+class Sink(Protocol):
+    """A connection as the registry sees it: something that can take a message for a subscription id."""
+
+    def deliver(self, sub_id: str, data_json: str) -> None: ...
+
+    def deliver_error(self, sub_id: str, error_type: str, message: str) -> None: ...
+
+
+def canonical(value: Any) -> Any:
+    """A hashable stand-in with JSON equality (1 == 1.0, maps by content)."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass(eq=False)
+class Subscriber:
+    sink: Sink
+    sub_id: str
+    app: str
+    plan: SubscriptionPlan
+    names: tuple[str, ...] = ()
+    key: tuple[Any, ...] = ()
+
+
+@dataclass
+class _FieldIndex:
+    # argument names a subscriber gave -> their canonical values -> subscribers
+    shapes: dict[tuple[str, ...], dict[tuple[Any, ...], set[Subscriber]]] = field(default_factory=dict)
+
+    def add(self, s: Subscriber) -> None:
+        self.shapes.setdefault(s.names, {}).setdefault(s.key, set()).add(s)
+
+    def remove(self, s: Subscriber) -> None:
+        table = self.shapes.get(s.names)
+        if table is None:
+            return
+        bucket = table.get(s.key)
+        if bucket is not None:
+            bucket.discard(s)
+            if not bucket:
+                del table[s.key]
+        if not table:
+            del self.shapes[s.names]
+
+    def match(self, payload: dict[str, Any]) -> Iterator[Subscriber]:
+        for names, table in self.shapes.items():
+            if names and not all(n in payload for n in names):
+                continue  # AppSync: a filtered field the mutation did not select never matches
+            key = tuple(canonical(payload.get(n)) for n in names)
+            yield from table.get(key, ())
+
+
+class Registry:
+    """(app, subscription field) -> index of subscribers."""
+
+    def __init__(self) -> None:
+        self._fields: dict[tuple[str, str], _FieldIndex] = {}
+        self.count = 0
+
+    def add(self, s: Subscriber) -> None:
+        args = s.plan.argument_filter()
+        s.names = tuple(sorted(args))
+        s.key = tuple(canonical(args[n]) for n in s.names)
+        self._fields.setdefault((s.app, s.plan.field_name), _FieldIndex()).add(s)
+        self.count += 1
+
+    def remove(self, s: Subscriber) -> None:
+        index = self._fields.get((s.app, s.plan.field_name))
+        if index is not None:
+            index.remove(s)
+            self.count -= 1
+            if not index.shapes:
+                del self._fields[(s.app, s.plan.field_name)]
+
+    def match(self, app: str, field_name: str, payload: Any) -> Iterator[Subscriber]:
+        index = self._fields.get((app, field_name))
+        if index is None or not isinstance(payload, dict):
+            return iter(())
+        return index.match(payload)

@@ -1,0 +1,116 @@
+"""The graphql-transport-ws protocol (the `graphql-ws` library): subscriptions, queries and mutations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from gqlsync.auth import AuthFailure
+from gqlsync.realtime.connection import Connection
+
+
+class ProtocolClose(Exception):  # noqa: N818
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TransportWsConnection(Connection):
+    """Closes with the protocol's 44xx codes on protocol violations, as graphql-ws servers do."""
+
+    async def run(self) -> None:
+        acked = False
+        try:
+            while True:
+                timeout = None if acked else self.limits.init_timeout_seconds
+                try:
+                    text = await asyncio.wait_for(self.socket.receive_text(), timeout)
+                except TimeoutError:
+                    raise ProtocolClose(4408, "Connection initialisation timeout") from None
+                if len(text.encode("utf-8", errors="replace")) > self.limits.max_message_bytes:
+                    raise ProtocolClose(4400, "Message too large")
+                try:
+                    msg = json.loads(text)
+                except json.JSONDecodeError:
+                    raise ProtocolClose(4400, "Invalid message received") from None
+                if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+                    raise ProtocolClose(4400, "Invalid message received")
+                kind = msg["type"]
+                if kind == "connection_init":
+                    if acked:
+                        raise ProtocolClose(4429, "Too many initialisation requests")
+                    payload = msg.get("payload")
+                    headers = dict(self.auth_headers)
+                    if isinstance(payload, dict):
+                        nested = payload.get("headers")
+                        extra: dict[str, Any] = nested if isinstance(nested, dict) else payload
+                        headers.update({str(k).lower(): str(v) for k, v in extra.items()
+                                        if isinstance(v, (str, int, float))})
+                    try:
+                        self.auth = await self.authenticate(headers)
+                    except AuthFailure:
+                        raise ProtocolClose(4403, "Forbidden") from None
+                    self.auth_headers = headers
+                    acked = True
+                    self.send({"type": "connection_ack"})
+                elif kind == "ping":
+                    self.send({"type": "pong"})
+                elif kind == "pong":
+                    continue
+                elif kind == "subscribe":
+                    if not acked:
+                        raise ProtocolClose(4401, "Unauthorized")
+                    await self._subscribe(msg)
+                elif kind == "complete":
+                    if isinstance(msg.get("id"), str):
+                        self.stop_subscription(msg["id"])
+                        operation = self._operations.pop(msg["id"], None)
+                        if operation is not None:
+                            operation.cancel()
+                else:
+                    raise ProtocolClose(4400, f"Unexpected message type {kind}")
+        except ProtocolClose as exc:
+            await self.socket.close(exc.code, exc.reason)
+
+    @property
+    def _operations(self) -> dict[str, asyncio.Task[None]]:
+        ops: dict[str, asyncio.Task[None]] | None = getattr(self, "_ops", None)
+        if ops is None:
+            ops = {}
+            self._ops = ops
+        return ops
+
+    async def _subscribe(self, msg: dict[str, Any]) -> None:
+        sub_id = msg.get("id")
+        payload = msg.get("payload")
+        if not isinstance(sub_id, str) or not sub_id or not isinstance(payload, dict):
+            raise ProtocolClose(4400, "Invalid message received")
+        if sub_id in self.subscriptions or sub_id in self._operations:
+            raise ProtocolClose(4409, f"Subscriber for {sub_id} already exists")
+        query = payload.get("query")
+        prepared = self.api.documents.get(query) if isinstance(query, str) else None
+        op = prepared.operation(payload.get("operationName")) if prepared and prepared.document else None
+        if op is not None and op.operation.value != "subscription":
+            self._operations[sub_id] = asyncio.ensure_future(self._execute(sub_id, payload))
+            return
+        errors = await self.start_subscription(sub_id, query, payload.get("variables"),
+                                               payload.get("operationName"), None)
+        if errors:
+            self.send({"type": "error", "id": sub_id, "payload": errors})
+
+    async def _execute(self, sub_id: str, payload: dict[str, Any]) -> None:
+        assert self.auth is not None
+        outcome = await self.api.execute(payload.get("query"), payload.get("variables"), payload.get("operationName"),
+                                         self.scope(self.auth, self.auth_headers))
+        self._operations.pop(sub_id, None)
+        self.send({"type": "next", "id": sub_id, "payload": outcome.body})
+        self.send({"type": "complete", "id": sub_id})
+
+    def deliver(self, sub_id: str, data_json: str) -> None:
+        self.send(f'{{"id":{json.dumps(sub_id)},"type":"next","payload":{data_json}}}')
+
+    def deliver_error(self, sub_id: str, error_type: str, message: str) -> None:
+        self.send({"id": sub_id, "type": "next", "payload": {"data": None, "errors": [
+            {"errorType": error_type, "message": message}]}})

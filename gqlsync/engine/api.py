@@ -99,11 +99,13 @@ class Api:
         assert isinstance(result, ExecutionResult)
         if op is not None and op.operation == OperationType.MUTATION and self.publisher is not None:
             events = mutation_events(op, result.data, self.listeners)
-            if events:
-                try:
+            try:
+                if events:
                     await self.publisher.publish(self.app.name, events)
-                except Exception:
-                    log.exception("publishing mutation results failed", extra={"request_id": scope.request_id})
+                if scope.invalidations:
+                    await self.publisher.invalidate(self.app.name, scope.invalidations)
+            except Exception:
+                log.exception("publishing mutation results failed", extra={"request_id": scope.request_id})
         return self._outcome(result, scope, name, op_type)
 
     async def subscribe(self, query: Any, variables: Any, operation_name: Any,

@@ -36,6 +36,10 @@ class Publisher(Protocol):
 
     async def publish(self, app: str, events: list[MutationEvent]) -> None: ...
 
+    async def invalidate(self, app: str, invalidations: list[dict[str, Any]]) -> None:
+        """`$extensions.invalidateSubscriptions(...)` calls: close the subscriptions whose filter matches."""
+        ...
+
 
 def aws_subscribe_map(schema: GraphQLSchema) -> dict[str, tuple[str, ...]]:
     """mutation field -> subscription fields whose @aws_subscribe(mutations: [...]) lists it."""

@@ -157,6 +157,10 @@ class Connection:
     def deliver_error(self, sub_id: str, error_type: str, message: str) -> None:
         raise NotImplementedError
 
+    def invalidate(self, sub_id: str) -> None:
+        if self.stop_subscription(sub_id):
+            self.send({"type": "complete", "id": sub_id})
+
 
 def _appsync_error(e: dict[str, Any]) -> dict[str, Any]:
     out = {"errorType": e.get("errorType") or "ValidationError", "message": e.get("message")}

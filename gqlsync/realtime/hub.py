@@ -9,8 +9,8 @@ from typing import Any
 
 from gqlsync.engine.subscriptions import MutationEvent
 from gqlsync.realtime.broker import Broker, LocalBroker
-from gqlsync.realtime.filters import matches
 from gqlsync.realtime.registry import Registry, Subscriber
+from gqlsync.subscription_filters import matches
 
 log = logging.getLogger("gqlsync.realtime")
 
@@ -48,10 +48,27 @@ class RealtimeHub:
         await self.broker.publish(app, [{"mutation": e.mutation_field, "data": e.data,
                                          "subscriptions": list(e.subscription_fields)} for e in events])
 
+    async def invalidate(self, app: str, invalidations: list[dict[str, Any]]) -> None:
+        await self.broker.publish(app, [{"invalidate": i["subscriptionField"], "payload": i.get("payload") or {}}
+                                        for i in invalidations])
+
     # -- delivery (called by the broker, in every process)
     async def dispatch(self, app: str, events: list[dict[str, Any]]) -> None:
         for event in events:
-            self.deliver(app, event)
+            if "invalidate" in event:
+                self.invalidate_local(app, str(event["invalidate"]), event.get("payload"))
+            else:
+                self.deliver(app, event)
+
+    def invalidate_local(self, app: str, field_name: str, payload: Any) -> int:
+        """Close this process's subscriptions on `field_name` whose invalidation filter matches `payload`."""
+        closed = 0
+        for sub in list(self.registry.on_field(app, field_name)):
+            flt = sub.plan.invalidation_filter
+            if flt is not None and matches(flt, payload):
+                sub.sink.invalidate(sub.sub_id)
+                closed += 1
+        return closed
 
     def deliver(self, app: str, event: dict[str, Any]) -> int:
         """Send one event to every matching subscriber; returns how many got it."""

@@ -17,6 +17,10 @@ class Sink(Protocol):
 
     def deliver_error(self, sub_id: str, error_type: str, message: str) -> None: ...
 
+    def invalidate(self, sub_id: str) -> None:
+        """The subscription was invalidated: end it and tell the client."""
+        ...
+
 
 def canonical(value: Any) -> Any:
     """A hashable stand-in with JSON equality (1 == 1.0, maps by content)."""
@@ -73,7 +77,8 @@ class Registry:
         self.count = 0
 
     def add(self, s: Subscriber) -> None:
-        args = s.plan.argument_filter()
+        # An enhanced filter set by the subscription resolver replaces argument filtering (AppSync).
+        args = {} if s.plan.enhanced_filter is not None else s.plan.argument_filter()
         s.names = tuple(sorted(args))
         s.key = tuple(canonical(args[n]) for n in s.names)
         self._fields.setdefault((s.app, s.plan.field_name), _FieldIndex()).add(s)
@@ -86,6 +91,12 @@ class Registry:
             self.count -= 1
             if not index.shapes:
                 del self._fields[(s.app, s.plan.field_name)]
+
+    def on_field(self, app: str, field_name: str) -> Iterator[Subscriber]:
+        index = self._fields.get((app, field_name))
+        if index is None:
+            return iter(())
+        return (s for table in index.shapes.values() for bucket in table.values() for s in bucket)
 
     def match(self, app: str, field_name: str, payload: Any) -> Iterator[Subscriber]:
         index = self._fields.get((app, field_name))

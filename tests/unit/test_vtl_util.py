@@ -210,6 +210,7 @@ def test_log_goes_to_the_request() -> None:
     ("## a comment\n#* block\ncomment *#\"ok\"", {}, "ok"),
     ("#set($e = {\"key\": \"title\"})\"#$e.key = :$e.key\"", {}, "#title = :title"),
     ("\"#${x}#\"", {}, "##"),
+    ("#set($l = [\n  1,\n  {\"a\": [\n 2 ]}\n])$util.toJson($l)", {}, [1, {"a": [2]}]),
     ("$util.toJson($ctx.args.n.intValue())", {"n": 2.0}, 2),
 ])
 def test_velocity(template: str, args: dict[str, Any], expected: Any) -> None:

@@ -10,6 +10,7 @@ from gqlsync.app.model import CodeFile
 from gqlsync.errors import GqlsyncError, ResolverError
 from gqlsync.runtimes.base import EarlyReturn
 from gqlsync.runtimes.context import ResolverContext
+from gqlsync.runtimes.vtl.extensions import Extensions
 from gqlsync.runtimes.vtl.util import Util
 from gqlsync.runtimes.vtl.velocity import (
     TemplateExecutionError,
@@ -40,7 +41,7 @@ def render_namespace(ctx: ResolverContext) -> dict[str, Any]:
         "outErrors": ctx.out_errors,
     }
     util = Util(ctx)
-    return {"ctx": c, "context": c, "util": util, "utils": util}
+    return {"ctx": c, "context": c, "util": util, "utils": util, "extensions": Extensions(ctx)}
 
 
 def _line_of(template: VelocityTemplate, exc: TemplateExecutionError) -> int:

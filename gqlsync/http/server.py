@@ -29,6 +29,7 @@ class ServerSettings:
     create_tables: bool = False
     region: str | None = None
     dev: bool = False
+    redis_url: str | None = None
     realtime: RealtimeLimits = field(default_factory=RealtimeLimits)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -48,7 +49,12 @@ class GqlsyncServer:
         self.clients = ClientProvider(aws)
         self.api: Api = build_api(self.app, self.clients, self.metrics)
         self.authenticator = Authenticator(self.app.auth)
-        self.hub = RealtimeHub()
+        broker = None
+        if self.settings.redis_url:
+            from gqlsync.realtime.redis_broker import RedisBroker
+
+            broker = RedisBroker(self.settings.redis_url)
+        self.hub = RealtimeHub(broker)
         self.api.publisher = self.hub
         self._started = False
         self._lock = asyncio.Lock()

@@ -1,0 +1,136 @@
+"""Redis pub/sub broker: a mutation on any gqlsync process reaches subscribers on every process.
+
+Each process delivers its own events locally at once and publishes them to Redis tagged with its
+node id; every process delivers what it receives from Redis except its own. While Redis is away,
+publishes wait in a bounded buffer (flushed in order when it is back) and the subscriber loop
+reconnects with backoff, so delivery resumes without restarting gqlsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import deque
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gqlsync.realtime.broker import Deliver
+
+log = logging.getLogger("gqlsync.realtime.redis")
+
+MAX_BUFFERED = 10_000
+
+
+class RedisBroker:
+    def __init__(self, url: str, channel: str = "gqlsync:events") -> None:
+        self.url = url
+        self.channel = channel
+        self.node = uuid.uuid4().hex
+        self._client: redis.Redis | None = None
+        self._deliver: Deliver | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._pending: deque[str] = deque()
+        self.connected = asyncio.Event()
+        self.dropped = 0
+
+    def _redis(self) -> redis.Redis:
+        if self._client is None:
+            self._client = redis.Redis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5,
+                                                health_check_interval=10)
+        return self._client
+
+    async def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
+        self._reader = asyncio.ensure_future(self._read_forever())
+
+    async def close(self) -> None:
+        for task in (self._reader, self._flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def publish(self, app: str, events: list[dict[str, Any]]) -> None:
+        if self._deliver is not None:
+            await self._deliver(app, events)
+        message = json.dumps({"node": self.node, "app": app, "events": events}, separators=(",", ":"), default=str)
+        if self._pending:
+            self._buffer(message)
+            return
+        try:
+            await self._redis().publish(self.channel, message)
+        except (RedisError, OSError) as exc:
+            log.warning("Redis unavailable; buffering events for other processes", extra={"error": str(exc)})
+            self._buffer(message)
+
+    def _buffer(self, message: str) -> None:
+        if len(self._pending) >= MAX_BUFFERED:
+            self._pending.popleft()
+            self.dropped += 1
+            log.error("Redis buffer full: the oldest event was not delivered to other processes",
+                      extra={"dropped_total": self.dropped})
+        self._pending.append(message)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        delay = 0.1
+        while self._pending:
+            try:
+                await self._redis().publish(self.channel, self._pending[0])
+                self._pending.popleft()
+                delay = 0.1
+            except (RedisError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        log.info("Redis is back; buffered events were published")
+
+    async def _read_forever(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self.connected.set()
+                delay = 0.1
+                while True:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None:
+                        await pubsub.ping()
+                        continue
+                    await self._on_message(msg.get("data"))
+            except asyncio.CancelledError:
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+                if self.connected.is_set():
+                    log.warning("lost Redis; reconnecting", extra={"error": str(exc)})
+                self.connected.clear()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _on_message(self, data: Any) -> None:
+        try:
+            body = json.loads(data)
+        except (TypeError, ValueError):
+            log.warning("ignoring a malformed message on the events channel")
+            return
+        if body.get("node") == self.node or self._deliver is None:
+            return
+        try:
+            await self._deliver(str(body.get("app")), list(body.get("events") or []))
+        except Exception:
+            log.exception("delivering an event from Redis failed")

@@ -22,7 +22,24 @@ def _report(exc: AppError) -> None:
         err.print(f"  {p}", markup=False, highlight=False)
 
 
-def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str) -> None:
+def _tls(app_dir: Path, tls: bool, cert: Path | None, key: Path | None) -> dict[str, str]:
+    """uvicorn's TLS options from --tls-cert/--tls-key, or a generated local certificate with --tls."""
+    if cert or key:
+        if not (cert and key):
+            err.print("[red]--tls-cert and --tls-key go together[/]")
+            raise typer.Exit(2)
+        return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    if not tls:
+        return {}
+    from gqlsync.http.tls import ensure_local_certificate
+
+    local = ensure_local_certificate(app_dir / ".gqlsync" / "tls")
+    err.print(f"  TLS: local certificate; {local.trust_hint()}", highlight=False)
+    return {"ssl_certfile": str(local.cert), "ssl_keyfile": str(local.key)}
+
+
+def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str,
+         tls: dict[str, str] | None = None) -> None:
     import uvicorn
 
     from gqlsync.http import ServerSettings, create_app
@@ -37,14 +54,18 @@ def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str) 
         raise typer.Exit(2) from None
     server = app.state.gqlsync
     key = server.app.auth.api_keys[0].id if server.app.auth.api_keys else None
-    err.print(f"[bold green]gqlsync[/] serving [bold]{server.app.name}[/] on http://{host}:{port}/graphql")
+    scheme = "https" if tls else "http"
+    err.print(f"[bold green]gqlsync[/] serving [bold]{server.app.name}[/] on {scheme}://{host}:{port}/graphql "
+              f"(realtime: {'wss' if tls else 'ws'}://{host}:{port}/graphql/realtime)")
     if key and settings.dev:
-        err.print(f"  API key: {key}   explorer: http://{host}:{port}/graphql")
+        err.print(f"  API key: {key}   explorer: {scheme}://{host}:{port}/graphql")
     if settings.embedded_dynamodb_dir:
         err.print(f"  DynamoDB: embedded, data in {settings.embedded_dynamodb_dir}")
     elif settings.dynamodb_endpoint:
         err.print(f"  DynamoDB: {settings.dynamodb_endpoint}")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    tls = tls or {}
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+                ssl_certfile=tls.get("ssl_certfile"), ssl_keyfile=tls.get("ssl_keyfile"))
 
 
 @cli.command()
@@ -60,6 +81,10 @@ def dev(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
+    tls: Annotated[bool, typer.Option(help="Serve HTTPS/WSS with a generated local certificate (Amplify needs wss).")
+                   ] = False,
+    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS/WSS with this certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Serve an app for development: embedded DynamoDB kept on disk, tables created from the manifest."""
@@ -68,7 +93,7 @@ def dev(
     embedded = None if dynamodb_endpoint else (data_dir or app_dir / ".gqlsync" / "dynamodb")
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, embedded_dynamodb_dir=embedded,
                               create_tables=True, region=region, dev=True, redis_url=redis_url)
-    _run(app_dir, host, port, settings, log_level)
+    _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 
 @cli.command()
@@ -83,6 +108,10 @@ def serve(
     redis_url: Annotated[str | None, typer.Option(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
+    tls: Annotated[bool, typer.Option(help="Serve HTTPS/WSS with a generated local certificate (Amplify needs wss).")
+                   ] = False,
+    tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS/WSS with this certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
     """Serve an app for production against real backends (AWS, or the endpoints given)."""
@@ -90,7 +119,7 @@ def serve(
 
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=create_tables, region=region,
                               redis_url=redis_url)
-    _run(app_dir, host, port, settings, log_level)
+    _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import ssl
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -48,7 +49,7 @@ async def tls_server(dynamodb_endpoint: str, tmp_path: Path) -> AsyncIterator[tu
 
 async def create_events(base: str, ca: Path, n: int = 2) -> list[str]:
     ids = []
-    async with httpx.AsyncClient(verify=str(ca), headers={"x-api-key": EVENT_KEY}) as http:
+    async with httpx.AsyncClient(verify=ssl.create_default_context(cafile=str(ca)), headers={"x-api-key": EVENT_KEY}) as http:
         for i in range(n):
             r = await http.post(f"{base}/graphql", json={"query": f'mutation {{ createEvent(name: "n{i}", when: "w", '
                                                                     f'where: "x", description: "d") {{ id }} }}'})

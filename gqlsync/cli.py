@@ -80,6 +80,7 @@ def dev(
     redis_url: Annotated[str | None, typer.Option(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
+    keepalive_seconds: Annotated[float, typer.Option(help="Seconds between realtime `ka` keep-alives.")] = 60.0,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
     tls: Annotated[bool, typer.Option(help="Serve HTTPS/WSS with a generated local certificate (Amplify needs wss).")
                    ] = False,
@@ -89,10 +90,12 @@ def dev(
 ) -> None:
     """Serve an app for development: embedded DynamoDB kept on disk, tables created from the manifest."""
     from gqlsync.http import ServerSettings
+    from gqlsync.realtime.connection import RealtimeLimits
 
     embedded = None if dynamodb_endpoint else (data_dir or app_dir / ".gqlsync" / "dynamodb")
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, embedded_dynamodb_dir=embedded,
-                              create_tables=True, region=region, dev=True, redis_url=redis_url)
+                              create_tables=True, region=region, dev=True, redis_url=redis_url,
+                              realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 
@@ -108,6 +111,7 @@ def serve(
     redis_url: Annotated[str | None, typer.Option(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
+    keepalive_seconds: Annotated[float, typer.Option(help="Seconds between realtime `ka` keep-alives.")] = 60.0,
     tls: Annotated[bool, typer.Option(help="Serve HTTPS/WSS with a generated local certificate (Amplify needs wss).")
                    ] = False,
     tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS/WSS with this certificate (PEM).")] = None,
@@ -116,9 +120,10 @@ def serve(
 ) -> None:
     """Serve an app for production against real backends (AWS, or the endpoints given)."""
     from gqlsync.http import ServerSettings
+    from gqlsync.realtime.connection import RealtimeLimits
 
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=create_tables, region=region,
-                              redis_url=redis_url)
+                              redis_url=redis_url, realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 

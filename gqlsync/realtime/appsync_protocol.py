@@ -23,62 +23,57 @@ class AppSyncConnection(Connection):
 
     async def run(self) -> None:
         initialized = False
-        ka_task: asyncio.Task[None] | None = None
-        try:
-            while True:
-                timeout = None if initialized else self.limits.init_timeout_seconds
+        while True:
+            timeout = None if initialized else self.limits.init_timeout_seconds
+            try:
+                text = await asyncio.wait_for(self.socket.receive_text(), timeout)
+            except TimeoutError:
+                self.send({"type": "connection_error", "payload": {"errors": [{
+                    "errorType": "ConnectionTimeout", "message": "No connection_init was received in time."}]}})
+                await self._close_after_flush(1000, "connection_init timeout")
+                return
+            if len(text.encode("utf-8", errors="replace")) > self.limits.max_message_bytes:
+                self.send(_error("MaxMessageSizeExceeded",
+                                 f"Messages are limited to {self.limits.max_message_bytes} bytes."))
+                continue
+            try:
+                msg = json.loads(text)
+            except json.JSONDecodeError:
+                self.send(_error("BadRequestException", "The message is not valid JSON."))
+                continue
+            if not isinstance(msg, dict):
+                self.send(_error("BadRequestException", "A message must be a JSON object with a type."))
+                continue
+            kind = msg.get("type")
+            if kind == "connection_init":
+                if initialized:
+                    continue
                 try:
-                    text = await asyncio.wait_for(self.socket.receive_text(), timeout)
-                except TimeoutError:
+                    self.auth = await self.authenticate(self.auth_headers)
+                except AuthFailure as exc:
                     self.send({"type": "connection_error", "payload": {"errors": [{
-                        "errorType": "ConnectionTimeout", "message": "No connection_init was received in time."}]}})
-                    await self._close_after_flush(1000, "connection_init timeout")
+                        "errorType": "UnauthorizedException", "errorCode": 401, "message": exc.message}]}})
+                    await self._close_after_flush(1000, "Unauthorized")
                     return
-                if len(text.encode("utf-8", errors="replace")) > self.limits.max_message_bytes:
-                    self.send(_error("MaxMessageSizeExceeded",
-                                     f"Messages are limited to {self.limits.max_message_bytes} bytes."))
+                initialized = True
+                self.send({"type": "connection_ack",
+                           "payload": {"connectionTimeoutMs": self.limits.connection_timeout_ms}})
+                self.send({"type": "ka"})
+                self.hub.keep_alive(self, self.limits.keepalive_seconds)
+            elif kind == "start":
+                await self._start(msg, initialized)
+            elif kind == "stop":
+                sub_id = msg.get("id")
+                if not isinstance(sub_id, str):
+                    self.send(_error("BadRequestException", "stop needs the id of the subscription."))
                     continue
-                try:
-                    msg = json.loads(text)
-                except json.JSONDecodeError:
-                    self.send(_error("BadRequestException", "The message is not valid JSON."))
-                    continue
-                if not isinstance(msg, dict):
-                    self.send(_error("BadRequestException", "A message must be a JSON object with a type."))
-                    continue
-                kind = msg.get("type")
-                if kind == "connection_init":
-                    if initialized:
-                        continue
-                    try:
-                        self.auth = await self.authenticate(self.auth_headers)
-                    except AuthFailure as exc:
-                        self.send({"type": "connection_error", "payload": {"errors": [{
-                            "errorType": "UnauthorizedException", "errorCode": 401, "message": exc.message}]}})
-                        await self._close_after_flush(1000, "Unauthorized")
-                        return
-                    initialized = True
-                    self.send({"type": "connection_ack",
-                               "payload": {"connectionTimeoutMs": self.limits.connection_timeout_ms}})
-                    self.send({"type": "ka"})
-                    ka_task = asyncio.ensure_future(self._keepalive())
-                elif kind == "start":
-                    await self._start(msg, initialized)
-                elif kind == "stop":
-                    sub_id = msg.get("id")
-                    if not isinstance(sub_id, str):
-                        self.send(_error("BadRequestException", "stop needs the id of the subscription."))
-                        continue
-                    self.stop_subscription(sub_id)
-                    self.send({"type": "complete", "id": sub_id})
-                elif kind == "ka":
-                    continue
-                else:
-                    self.send(_error("UnsupportedOperation", f"Unknown message type {kind!r}.",
-                                     msg.get("id") if isinstance(msg.get("id"), str) else None))
-        finally:
-            if ka_task is not None:
-                ka_task.cancel()
+                self.stop_subscription(sub_id)
+                self.send({"type": "complete", "id": sub_id})
+            elif kind == "ka":
+                continue
+            else:
+                self.send(_error("UnsupportedOperation", f"Unknown message type {kind!r}.",
+                                 msg.get("id") if isinstance(msg.get("id"), str) else None))
 
     async def _start(self, msg: dict[str, Any], initialized: bool) -> None:
         sub_id = msg.get("id")
@@ -109,11 +104,6 @@ class AppSyncConnection(Connection):
             self.send({"type": "error", "id": sub_id, "payload": {"errors": errors}})
         else:
             self.send({"type": "start_ack", "id": sub_id})
-
-    async def _keepalive(self) -> None:
-        while True:
-            await asyncio.sleep(self.limits.keepalive_seconds)
-            self.send('{"type":"ka"}')
 
     async def _close_after_flush(self, code: int, reason: str) -> None:
         for _ in range(50):

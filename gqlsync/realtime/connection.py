@@ -134,7 +134,7 @@ class Connection:
         try:
             await self.run()
         finally:
-            self.hub.connections.discard(self)
+            self.hub.forget(self)
             self._closing = True
             for sub_id in list(self.subscriptions):
                 self.stop_subscription(sub_id)

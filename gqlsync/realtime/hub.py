@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -28,6 +29,8 @@ class RealtimeHub:
         self.registry = Registry()
         self.authorize_event: EventAuthorizer | None = None
         self.connections: set[Any] = set()
+        self._ka_members: set[Any] = set()
+        self._ka_task: asyncio.Task[None] | None = None
         self.delivered = 0
         self._started = False
 
@@ -36,8 +39,26 @@ class RealtimeHub:
             await self.broker.start(self.dispatch)
             self._started = True
 
+    def keep_alive(self, conn: Any, interval: float) -> None:
+        """Send `conn` a `ka` every `interval` seconds: one loop for all connections, not a timer each."""
+        self._ka_members.add(conn)
+        if self._ka_task is None or self._ka_task.done():
+            self._ka_task = asyncio.ensure_future(self._keepalive_loop(interval))
+
+    def forget(self, conn: Any) -> None:
+        self._ka_members.discard(conn)
+        self.connections.discard(conn)
+
+    async def _keepalive_loop(self, interval: float) -> None:
+        while self._ka_members:
+            await asyncio.sleep(interval)
+            for conn in list(self._ka_members):
+                conn.send('{"type":"ka"}')
+
     async def close(self) -> None:
         """Stop receiving events and close every websocket (1001: going away) so clients reconnect elsewhere."""
+        if self._ka_task is not None:
+            self._ka_task.cancel()
         await self.broker.close()
         for conn in list(self.connections):
             await conn.shutdown()

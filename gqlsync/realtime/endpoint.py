@@ -63,6 +63,7 @@ async def serve_realtime(ws: WebSocket, api: Api, hub: RealtimeHub, authenticato
         await ws.close(code=1002, reason=f"Use subprotocol {APPSYNC} (AppSync) or {TRANSPORT_WS}")
         return
     await ws.accept(subprotocol=protocol)
+    hub.accepted += 1
     client = ws.client.host if ws.client else None
     conn: Connection = cls(_StarletteSocket(ws), api, hub, authenticator, limits, ws.headers.get("host"), client)
     conn.auth_headers = headers

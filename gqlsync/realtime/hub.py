@@ -32,6 +32,7 @@ class RealtimeHub:
         self._ka_members: set[Any] = set()
         self._ka_task: asyncio.Task[None] | None = None
         self.delivered = 0
+        self.accepted = 0  # websocket connections accepted (clients that reconnect show here)
         self._started = False
 
     async def start(self) -> None:

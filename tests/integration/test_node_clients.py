@@ -38,12 +38,16 @@ async def run_node(script: str, env: dict[str, str]) -> dict[str, Any]:
     return dict(json.loads(last))
 
 
+SERVERS: dict[str, GqlsyncServer] = {}
+
+
 @pytest.fixture
 async def tls_server(dynamodb_endpoint: str, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     cert = ensure_local_certificate(tmp_path / "tls")
     app = with_table_prefix(load_app(EVENT_APP), unique_prefix())
     server = GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True))
     async with live_server(server, ssl_certfile=str(cert.cert), ssl_keyfile=str(cert.key)) as base:
+        SERVERS[base] = server
         yield base, cert.ca
 
 
@@ -76,3 +80,6 @@ async def test_amplify_js_v6_over_https_and_wss(tls_server: tuple[str, Path]) ->
     assert [(r["eventId"], r["content"]) for r in result["received"]] == [(a, "first"), (a, "second")]
     assert "Unauthorized" in result["httpWrongKey"], result["httpWrongKey"]
     assert "UnauthorizedException" in result["socketWrongKey"], result["socketWrongKey"]
+    # Amplify reuses its open socket (the refusal comes from per-start authorization) or opens one more;
+    # it must not reconnect again and again after being refused.
+    assert SERVERS[base].hub.accepted <= 2

@@ -49,5 +49,6 @@ result.socketWrongKey = await new Promise((resolve) => {
   });
   setTimeout(() => { s.unsubscribe(); resolve('timeout: no error reported'); }, 15000);
 });
+await sleep(4000); // long enough for Amplify's reconnect backoff to show, had it classified the refusal as retryable
 console.log(JSON.stringify(result));
 process.exit(0);

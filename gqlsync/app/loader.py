@@ -167,6 +167,12 @@ class _Builder:
         cfg = AuthConfig(AuthProvider(default["mode"], dict(default.get("config") or {})), additional, tuple(keys))
         if "API_KEY" in cfg.modes and not keys:
             self.problem(("auth",), "API_KEY auth is enabled but auth.apiKeys lists no key")
+        for i, p in enumerate((cfg.default, *cfg.additional)):
+            where = ("auth", "default") if i == 0 else ("auth", "additional", i - 1)
+            if p.mode == "AMAZON_COGNITO_USER_POOLS" and not (p.config.get("userPoolId") or p.config.get("issuer")):
+                self.problem(where, "AMAZON_COGNITO_USER_POOLS needs config.userPoolId (or issuer)")
+            if p.mode in ("OPENID_CONNECT", "AWS_IAM", "AWS_LAMBDA"):
+                self.problem(where, f"auth mode {p.mode} is not supported by this gqlsync version yet")
         return cfg
 
     def functions(self, data_sources: dict[str, DataSourceConfig]) -> dict[str, FunctionConfig]:

@@ -34,7 +34,7 @@ class ModeAuthenticator(Protocol):
 
     def applies(self, headers: Mapping[str, str]) -> bool: ...
 
-    async def authenticate(self, headers: Mapping[str, str]) -> AuthResult:
+    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
         """Admit the caller or raise AuthFailure."""
         ...
 
@@ -48,7 +48,7 @@ class ApiKeyAuthenticator:
     def applies(self, headers: Mapping[str, str]) -> bool:
         return "x-api-key" in headers
 
-    async def authenticate(self, headers: Mapping[str, str]) -> AuthResult:
+    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
         given = headers.get("x-api-key", "")
         now = datetime.now(UTC)
         for key in self._keys:
@@ -65,20 +65,19 @@ class Authenticator:
     def __init__(self, config: AuthConfig) -> None:
         self.config = config
         self.modes: list[ModeAuthenticator] = []
-        for mode in config.modes:
-            if mode == "API_KEY":
+        for provider in (config.default, *config.additional):
+            if provider.mode == "API_KEY":
                 self.modes.append(ApiKeyAuthenticator(config.api_keys))
-            # Other modes (Cognito, OIDC, IAM, Lambda) plug in here with the same interface.
+            elif provider.mode == "AMAZON_COGNITO_USER_POOLS":
+                from gqlsync.auth.cognito import CognitoAuthenticator
 
-    async def authenticate(self, headers: Mapping[str, str]) -> AuthResult:
+                self.modes.append(CognitoAuthenticator(provider.config))
+            # OIDC, IAM and Lambda authorizers plug in here with the same interface.
+
+    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
+        """The first mode whose credentials the request carries decides; a bad credential is never retried
+        against another mode."""
         applicable = [m for m in self.modes if m.applies(headers)]
         if not applicable:
             raise AuthFailure("Valid authorization header not provided.")
-        failure: AuthFailure | None = None
-        for m in applicable:
-            try:
-                return await m.authenticate(headers)
-            except AuthFailure as exc:
-                failure = failure or exc
-        assert failure is not None
-        raise failure
+        return await applicable[0].authenticate(headers, source_ip)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import (
     ExecutionResult,
@@ -15,6 +16,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     OperationType,
+    default_field_resolver,
 )
 from graphql import execute as gql_execute
 from graphql.execution.values import get_variable_values
@@ -33,6 +35,7 @@ from gqlsync.engine.subscriptions import (
     build_plan,
     mutation_events,
 )
+from gqlsync.errors import UnauthorizedError
 from gqlsync.observe import Metrics
 from gqlsync.runtimes import Compiled, RequestScope, get_runtime
 
@@ -70,6 +73,7 @@ class Api:
         self.documents = DocumentCache(schema, int(limits["documentCacheSize"]), limits["maxDepth"])
         self.listeners = aws_subscribe_map(schema)
         self.publisher: Publisher | None = None
+        self.guard: FieldGuard | None = None
 
     async def execute(self, query: Any, variables: Any, operation_name: Any, scope: RequestScope) -> Outcome:
         if not isinstance(query, str) or not query.strip():
@@ -138,6 +142,11 @@ class Api:
             return None, [appsync_error(str(exc), "ValidationError")]
         sub_type = self.schema.subscription_type
         assert sub_type is not None
+        if self.guard is not None and not self.guard.allows("Subscription", plan.field_name, scope.auth_type,
+                                                            scope.identity):
+            return None, [appsync_error(f"Not Authorized to access {plan.field_name} on type Subscription",
+                                        "Unauthorized")]
+        plan.extra["auth_mode"] = scope.auth_type
         if sub_type.fields[plan.field_name].resolve is not None:
             result = gql_execute(self.schema, prepared.document, context_value=scope, variable_values=variables,
                                  operation_name=operation_name if isinstance(operation_name, str) else None)
@@ -171,7 +180,32 @@ def _fail(message: str, error_type: str, name: str | None = None, op_type: str |
     return Outcome({"data": None, "errors": [appsync_error(message, error_type)]}, name, op_type, [error_type])
 
 
-def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None) -> Api:
+class FieldGuard(Protocol):
+    """Who may read which field (the auth stage implements it from AppSync's directives)."""
+
+    def unrestricted(self, type_name: str, field: str) -> bool: ...
+
+    def allows(self, type_name: str, field: str, mode: str, identity: dict[str, Any] | None) -> bool: ...
+
+
+class GuardedResolver:
+    """Checks the caller before the field's resolver (or default property access) runs."""
+
+    def __init__(self, inner: Any, type_name: str, field_name: str, guard: FieldGuard) -> None:
+        self.inner = inner
+        self.type_name = type_name
+        self.field_name = field_name
+        self.guard = guard
+
+    def __call__(self, source: Any, info: Any, **args: Any) -> Any:
+        scope: RequestScope = info.context
+        if not self.guard.allows(self.type_name, self.field_name, scope.auth_type, scope.identity):
+            raise UnauthorizedError(f"Not Authorized to access {self.field_name} on type {self.type_name}")
+        return self.inner(source, info, **args)
+
+
+def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
+              guard_factory: Callable[[GraphQLSchema], FieldGuard] | None = None) -> Api:
     """Compile everything an app needs; raises AppError listing every problem (nothing is half-built)."""
     metrics = metrics or Metrics()
     schema = build_schema(app.schema_sdl, str(app.schema_file))
@@ -231,4 +265,13 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None)
         parent = schema.type_map[rc.type_name]
         assert isinstance(parent, GraphQLObjectType)
         parent.fields[rc.field_name].resolve = resolver
-    return Api(app, schema, data_sources, limits, metrics)
+    guard = guard_factory(schema) if guard_factory is not None else None
+    if guard is not None:
+        for type_ in schema.type_map.values():
+            if isinstance(type_, GraphQLObjectType) and not type_.name.startswith("__"):
+                for name, f in type_.fields.items():
+                    if not guard.unrestricted(type_.name, name):
+                        f.resolve = GuardedResolver(f.resolve or default_field_resolver, type_.name, name, guard)
+    api = Api(app, schema, data_sources, limits, metrics)
+    api.guard = guard
+    return api

@@ -90,7 +90,8 @@ class GraphQLEndpoint:
         server = self.server
         headers = dict(request.headers.items())  # ASGI header names are already lower-case
         try:
-            auth = await server.authenticator.authenticate(headers)
+            auth = await server.authenticator.authenticate(
+                headers, request.client.host if request.client else None)
         except AuthFailure as exc:
             return error_response(exc.message, "UnauthorizedException", 401, request_id), None, None
         limit = int(server.api.limits["maxBodyBytes"])

@@ -10,6 +10,7 @@ from typing import Any
 
 from gqlsync.app import App, load_app
 from gqlsync.auth import Authenticator
+from gqlsync.auth.directives import AuthRules
 from gqlsync.datasources import AwsSettings, ClientProvider
 from gqlsync.datasources.tables import ensure_tables
 from gqlsync.engine.api import Api, build_api
@@ -47,7 +48,8 @@ class GqlsyncServer:
         aws = AwsSettings(dynamodb_endpoint=endpoint) if self.settings.region is None else \
             AwsSettings(region=self.settings.region, dynamodb_endpoint=endpoint)
         self.clients = ClientProvider(aws)
-        self.api: Api = build_api(self.app, self.clients, self.metrics)
+        app = self.app
+        self.api: Api = build_api(app, self.clients, self.metrics, lambda schema: AuthRules(schema, app.auth))
         self.authenticator = Authenticator(self.app.auth)
         broker = None
         if self.settings.redis_url:
@@ -56,6 +58,10 @@ class GqlsyncServer:
             broker = RedisBroker(self.settings.redis_url)
         self.hub = RealtimeHub(broker)
         self.api.publisher = self.hub
+        guard = self.api.guard
+        if guard is not None:
+            self.hub.authorize_event = lambda sub, field: guard.allows(
+                "Subscription", field, str(sub.plan.extra.get("auth_mode", "")), sub.plan.identity)
         self._started = False
         self._lock = asyncio.Lock()
 

@@ -82,7 +82,8 @@ class Connection:
 
     # -- auth
     async def authenticate(self, headers: dict[str, str]) -> AuthResult:
-        return await self.authenticator.authenticate({str(k).lower(): str(v) for k, v in headers.items()})
+        return await self.authenticator.authenticate({str(k).lower(): str(v) for k, v in headers.items()},
+                                                     self.client_ip)
 
     def scope(self, auth: AuthResult, headers: dict[str, str]) -> RequestScope:
         return RequestScope(request_id=str(uuid.uuid4()), identity=auth.identity, headers=headers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,10 +98,13 @@ class SubscriptionPlan:
         """AppSync's argument filter: every argument given (non-null) must equal the payload's field."""
         return {k: v for k, v in self.arguments.items() if v is not None}
 
-    def shape(self, payload: Any) -> dict[str, Any]:
-        """The `data` a subscriber receives: the payload through its selection set (no resolvers run)."""
-        return {self.response_key: _shape(self.field_node.selection_set, payload, self.return_type,
-                                          self.fragments, self.variables)}
+    def shape(self, payload: Any, allowed: FieldCheck | None = None) -> dict[str, Any]:
+        """The message body a subscriber receives: `{data}` shaped by its selection set (no resolvers run),
+        plus `errors` for fields it may not read (null in `data`), as AppSync does."""
+        errors: list[dict[str, Any]] = []
+        data = {self.response_key: _shape(self.field_node.selection_set, payload, self.return_type,
+                                          self.fragments, self.variables, allowed, [self.response_key], errors)}
+        return {"data": data, "errors": errors} if errors else {"data": data}
 
 
 def build_plan(schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, Any],
@@ -128,21 +132,29 @@ def _included(node: Any, variables: dict[str, Any]) -> bool:
     return not (include and not include.get("if"))
 
 
+FieldCheck = Callable[[str, str], bool]
+
+
 def _shape(selection_set: SelectionSetNode | None, value: Any, type_: GraphQLNamedType,
-           fragments: dict[str, Any], variables: dict[str, Any]) -> Any:
+           fragments: dict[str, Any], variables: dict[str, Any], allowed: FieldCheck | None = None,
+           path: list[Any] | None = None, errors: list[dict[str, Any]] | None = None) -> Any:
     if value is None or selection_set is None:
         return value
     if isinstance(value, list):
-        return [_shape(selection_set, v, type_, fragments, variables) for v in value]
+        return [_shape(selection_set, v, type_, fragments, variables, allowed, [*(path or []), i], errors)
+                for i, v in enumerate(value)]
     if not isinstance(value, dict):
         return None
     out: dict[str, Any] = {}
-    _collect(selection_set, value, type_, fragments, variables, out)
+    _collect(selection_set, value, type_, fragments, variables, out, allowed, path or [], errors)
     return out
 
 
 def _collect(selection_set: SelectionSetNode, value: dict[str, Any], type_: GraphQLNamedType,
-             fragments: dict[str, Any], variables: dict[str, Any], out: dict[str, Any]) -> None:
+             fragments: dict[str, Any], variables: dict[str, Any], out: dict[str, Any],
+             allowed: FieldCheck | None = None, path: list[Any] | None = None,
+             errors: list[dict[str, Any]] | None = None) -> None:
+    path = path or []
     type_name = value.get("__typename") or type_.name
     for sel in selection_set.selections:
         if not _included(sel, variables):
@@ -153,10 +165,18 @@ def _collect(selection_set: SelectionSetNode, value: dict[str, Any], type_: Grap
             if name == "__typename":
                 out[key] = type_name
                 continue
+            if allowed is not None and not allowed(type_.name, name):
+                out[key] = None
+                if errors is not None:
+                    errors.append({"path": [*path, key], "errorType": "Unauthorized", "data": None,
+                                   "errorInfo": None, "locations": None,
+                                   "message": f"Not Authorized to access {name} on type {type_.name}"})
+                continue
             child_type: GraphQLNamedType = type_
             if isinstance(type_, GraphQLObjectType) and name in type_.fields:
                 child_type = get_named_type(type_.fields[name].type)
-            child = _shape(sel.selection_set, value.get(name), child_type, fragments, variables)
+            child = _shape(sel.selection_set, value.get(name), child_type, fragments, variables, allowed,
+                           [*path, key], errors)
             if key in out and isinstance(out[key], dict) and isinstance(child, dict):
                 out[key].update(child)
             else:
@@ -164,8 +184,8 @@ def _collect(selection_set: SelectionSetNode, value: dict[str, Any], type_: Grap
         elif isinstance(sel, InlineFragmentNode):
             cond = sel.type_condition.name.value if sel.type_condition else None
             if cond is None or cond == type_name or cond == type_.name:
-                _collect(sel.selection_set, value, type_, fragments, variables, out)
+                _collect(sel.selection_set, value, type_, fragments, variables, out, allowed, path, errors)
         elif isinstance(sel, FragmentSpreadNode):
             frag = fragments.get(sel.name.value)
             if frag is not None and frag.type_condition.name.value in (type_name, type_.name):
-                _collect(frag.selection_set, value, type_, fragments, variables, out)
+                _collect(frag.selection_set, value, type_, fragments, variables, out, allowed, path, errors)

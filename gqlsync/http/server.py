@@ -62,6 +62,13 @@ class GqlsyncServer:
         if guard is not None:
             self.hub.authorize_event = lambda sub, field: guard.allows(
                 "Subscription", field, str(sub.plan.extra.get("auth_mode", "")), sub.plan.identity)
+
+            def field_authorizer(sub: Any) -> Any:
+                mode, identity = str(sub.plan.extra.get("auth_mode", "")), sub.plan.identity
+                return lambda type_name, field: guard.unrestricted(type_name, field) or guard.allows(
+                    type_name, field, mode, identity)
+
+            self.hub.field_authorizer = field_authorizer
         self._started = False
         self._lock = asyncio.Lock()
 

@@ -19,6 +19,8 @@ log = logging.getLogger("gqlsync.realtime")
 MAX_PAYLOAD_BYTES = 240 * 1024
 
 EventAuthorizer = Callable[[Subscriber, str], bool]
+#: Per subscriber: may it read (type, field)? None when every field is readable by everyone.
+FieldAuthorizer = Callable[[Subscriber], Callable[[str, str], bool] | None]
 
 
 class RealtimeHub:
@@ -28,6 +30,7 @@ class RealtimeHub:
         self.broker: Broker = broker or LocalBroker()
         self.registry = Registry()
         self.authorize_event: EventAuthorizer | None = None
+        self.field_authorizer: FieldAuthorizer | None = None
         self.connections: set[Any] = set()
         self._ka_members: set[Any] = set()
         self._ka_task: asyncio.Task[None] | None = None
@@ -104,11 +107,15 @@ class RealtimeHub:
                     continue
                 if self.authorize_event is not None and not self.authorize_event(sub, field_name):
                     continue
-                # Subscribers with the same document and variables get the same bytes: shape once.
-                key = (plan.document_key, plan.response_key, json.dumps(plan.variables, sort_keys=True, default=str))
+                # Subscribers with the same document, variables and rights get the same bytes: shape once.
+                allowed = self.field_authorizer(sub) if self.field_authorizer is not None else None
+                rights = "" if allowed is None else json.dumps(
+                    [plan.extra.get("auth_mode"), sorted((plan.identity or {}).get("groups") or [])])
+                key = (plan.document_key, plan.response_key,
+                       json.dumps(plan.variables, sort_keys=True, default=str) + rights)
                 data_json = shaped.get(key)
                 if data_json is None:
-                    data_json = json.dumps({"data": plan.shape(payload)}, separators=(",", ":"), ensure_ascii=False)
+                    data_json = json.dumps(plan.shape(payload, allowed), separators=(",", ":"), ensure_ascii=False)
                     shaped[key] = data_json
                 if len(data_json) > MAX_PAYLOAD_BYTES:
                     log.warning("subscription payload over 240 KB not delivered",

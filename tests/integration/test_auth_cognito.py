@@ -197,3 +197,94 @@ async def test_fuzzed_authorization_headers_never_pass_and_never_500(c: GraphQLC
     resp = await c.post({"query": "{ whoami }"}, headers={"authorization": value.strip() or "x"})
     assert resp.status_code == 401
     assert resp.json()["errors"][0]["errorType"] == "UnauthorizedException"
+
+
+# ------------------------------------------------------------------ the same decisions on the realtime endpoint
+
+
+@pytest.fixture
+async def live_multi(jwks: tuple[JwksServer, Keys]) -> AsyncIterator[str]:
+    from tests.live import live_server
+
+    server, _ = jwks
+    app = load_app(ROOT / "tests/apps/multiauth")
+    cfg = {**app.auth.default.config, "issuer": server.issuer, "jwksMinRefreshSeconds": 0}
+    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, default=AuthProvider(
+        "AMAZON_COGNITO_USER_POOLS", cfg)))
+    async with live_server(GqlsyncServer(app, ServerSettings())) as base:
+        yield base
+
+
+async def _appsync_socket(base: str, headers: dict[str, str]) -> tuple[Any, dict[str, Any]]:
+    import websockets
+
+    encoded = base64.b64encode(json.dumps({"host": "h", **headers}).encode()).decode()
+    ws = await websockets.connect(f"{base.replace('http', 'ws')}/graphql/realtime?header={encoded}&payload=e30=",
+                                  subprotocols=["graphql-ws"])
+    await ws.send('{"type": "connection_init"}')
+    return ws, json.loads(await ws.recv())
+
+
+async def _start(ws: Any, sub_id: str, query: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"id": sub_id, "type": "start", "payload": {"data": json.dumps({"query": query})}}))
+    while True:
+        msg = json.loads(await ws.recv())
+        if msg["type"] != "ka":
+            return dict(msg)
+
+
+async def _events(ws: Any, wait: float = 1.0) -> list[dict[str, Any]]:
+    import asyncio
+
+    out = []
+    loop = asyncio.get_running_loop()
+    end = loop.time() + wait
+    while (left := end - loop.time()) > 0:
+        try:
+            msg = json.loads(await asyncio.wait_for(ws.recv(), left))
+        except TimeoutError:
+            break
+        if msg["type"] == "data":
+            out.append(msg)
+    return out
+
+
+async def test_realtime_tokens_directives_and_event_authorization(live_multi: str,
+                                                                  jwks: tuple[JwksServer, Keys]) -> None:
+    import httpx
+
+    base = live_multi
+    for case, bad in forged(jwks).items():
+        if case in ("not a token",):
+            continue
+        ws, msg = await _appsync_socket(base, {"Authorization": bad})
+        assert msg["type"] == "connection_error", case
+        assert msg["payload"]["errors"][0]["errorType"] == "UnauthorizedException", case
+        await ws.close()
+    admin, msg = await _appsync_socket(base, {"Authorization": token(jwks, **{"cognito:groups": ["admins"]})})
+    assert msg["type"] == "connection_ack"
+    user, _ = await _appsync_socket(base, {"Authorization": token(jwks)})
+    keyed, _ = await _appsync_socket(base, {"x-api-key": API_KEY})
+    q = "subscription { onPost { id title secret } }"
+    qa = "subscription { onPostAdmins { id title } }"
+    assert (await _start(admin, "a", q))["type"] == "start_ack"
+    assert (await _start(admin, "aa", qa))["type"] == "start_ack"
+    assert (await _start(keyed, "k", q))["type"] == "start_ack"
+    refused = await _start(user, "ua", qa)
+    assert refused["type"] == "error" and refused["payload"]["errors"][0]["errorType"] == "Unauthorized"
+    refused = await _start(keyed, "ka", qa)
+    assert refused["payload"]["errors"][0]["errorType"] == "Unauthorized"
+    poster = token(jwks, **{"cognito:groups": ["admins"]})  # an admin, so the mutation's result has `secret`
+    async with httpx.AsyncClient(base_url=base) as http:
+        r = await http.post("/graphql", json={"query": 'mutation { addPost(title: "news") { id title secret } }'},
+                            headers={"authorization": poster})
+        assert "errors" not in r.json(), r.json()
+    got_admin = {m["id"]: m["payload"] for m in await _events(admin)}
+    assert got_admin["a"]["data"]["onPost"]["secret"] == "classified" and "errors" not in got_admin["a"]
+    assert got_admin["aa"]["data"]["onPostAdmins"]["title"] == "news"
+    (keyed_event,) = await _events(keyed)
+    payload = keyed_event["payload"]
+    assert payload["data"]["onPost"]["title"] == "news" and payload["data"]["onPost"]["secret"] is None
+    assert payload["errors"][0]["errorType"] == "Unauthorized" and payload["errors"][0]["path"] == ["onPost", "secret"]
+    for ws in (admin, user, keyed):
+        await ws.close()

@@ -35,8 +35,8 @@ CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CLIENTS", "16,64").split(",
 EVENT_FIELDS = "id name where when description"
 
 
-def wrk(url: str, body: dict | None, clients: int, seconds: float) -> dict[str, float]:
-    env = {**os.environ, "GQL_BODY": json.dumps(body or {}), "GQL_KEY": KEY}
+def wrk(url: str, body: dict | None, clients: int, seconds: float, auth: str = "") -> dict[str, float]:
+    env = {**os.environ, "GQL_BODY": json.dumps(body or {}), "GQL_KEY": KEY, "GQL_AUTH": auth}
     out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s",
                           str(ROOT / "bench/post.lua"), url], env=env, capture_output=True, text=True,
                          check=True).stdout

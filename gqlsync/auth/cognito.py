@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +16,8 @@ from gqlsync.auth.base import AuthFailure, AuthResult
 from gqlsync.auth.jwks import JwksCache, JwksUnavailable
 
 LEEWAY_SECONDS = 60
+CACHE_SECONDS = 300
+CACHE_ENTRIES = 10_000
 ALGORITHMS = ("RS256",)  # what Cognito signs with; none, HS* and anything else are refused
 
 
@@ -49,15 +53,34 @@ class CognitoAuthenticator:
         regex = config.get("appIdClientRegex")
         self.client_regex = re.compile(str(regex)) if regex else None
         self.default_action = str(config.get("defaultAction", "ALLOW")).upper()
+        # Verified tokens: a pure function of (token, keys, time), so kept until exp (at most CACHE_SECONDS).
+        self._verified: OrderedDict[str, tuple[AuthResult, float]] = OrderedDict()
 
     def applies(self, headers: Mapping[str, str]) -> bool:
         token = bearer(headers)
-        return token is not None and unverified_issuer(token) == self.issuer
+        if token is None:
+            return False
+        return token in self._verified or unverified_issuer(token) == self.issuer
+
+    def _cached(self, token: str, source_ip: str | None) -> AuthResult | None:
+        hit = self._verified.get(token)
+        if hit is None:
+            return None
+        result, until = hit
+        if time.time() >= until:
+            del self._verified[token]
+            return None
+        self._verified.move_to_end(token)
+        assert result.identity is not None
+        return AuthResult(result.mode, {**result.identity, "sourceIp": [source_ip] if source_ip else []})
 
     async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
         token = bearer(headers)
         if token is None:
             raise AuthFailure("Valid authorization header not provided.")
+        cached = self._cached(token, source_ip)
+        if cached is not None:
+            return cached
         try:
             header = jwt.get_unverified_header(token)
         except InvalidTokenError:
@@ -92,4 +115,9 @@ class CognitoAuthenticator:
             "defaultAuthStrategy": self.default_action,
             "groups": list(groups) if isinstance(groups, list) else None,
         }
-        return AuthResult(self.mode, identity)
+        result = AuthResult(self.mode, identity)
+        until = min(float(claims["exp"]), time.time() + CACHE_SECONDS)
+        self._verified[token] = (result, until)
+        if len(self._verified) > CACHE_ENTRIES:
+            self._verified.popitem(last=False)
+        return result

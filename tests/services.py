@@ -126,8 +126,12 @@ class JwksServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 outer.requests += 1
-                if self.path.endswith("/.well-known/jwks.json"):
-                    body = _json.dumps(outer.jwks).encode()
+                if self.path.endswith("/.well-known/jwks.json") or self.path.endswith("/openid-configuration"):
+                    doc = outer.jwks
+                    if self.path.endswith("/openid-configuration"):
+                        issuer = f"http://127.0.0.1:{outer.port}" + self.path.split("/.well-known")[0]
+                        doc = {"issuer": issuer, "jwks_uri": f"{issuer}/.well-known/jwks.json"}
+                    body = _json.dumps(doc).encode()
                     self.send_response(200)
                     self.send_header("content-type", "application/json")
                     self.send_header("content-length", str(len(body)))

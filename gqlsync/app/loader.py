@@ -171,7 +171,9 @@ class _Builder:
             where = ("auth", "default") if i == 0 else ("auth", "additional", i - 1)
             if p.mode == "AMAZON_COGNITO_USER_POOLS" and not (p.config.get("userPoolId") or p.config.get("issuer")):
                 self.problem(where, "AMAZON_COGNITO_USER_POOLS needs config.userPoolId (or issuer)")
-            if p.mode in ("OPENID_CONNECT", "AWS_IAM", "AWS_LAMBDA"):
+            if p.mode == "OPENID_CONNECT" and not p.config.get("issuer"):
+                self.problem(where, "OPENID_CONNECT needs config.issuer")
+            if p.mode in ("AWS_IAM", "AWS_LAMBDA"):
                 self.problem(where, f"auth mode {p.mode} is not supported by this gqlsync version yet")
         return cfg
 

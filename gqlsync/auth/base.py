@@ -69,10 +69,14 @@ class Authenticator:
             if provider.mode == "API_KEY":
                 self.modes.append(ApiKeyAuthenticator(config.api_keys))
             elif provider.mode == "AMAZON_COGNITO_USER_POOLS":
-                from gqlsync.auth.cognito import CognitoAuthenticator
+                from gqlsync.auth.jwt_modes import CognitoAuthenticator
 
                 self.modes.append(CognitoAuthenticator(provider.config))
-            # OIDC, IAM and Lambda authorizers plug in here with the same interface.
+            elif provider.mode == "OPENID_CONNECT":
+                from gqlsync.auth.jwt_modes import OidcAuthenticator
+
+                self.modes.append(OidcAuthenticator(provider.config))
+            # IAM and Lambda authorizers plug in here with the same interface.
 
     async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
         """The first mode whose credentials the request carries decides; a bad credential is never retried

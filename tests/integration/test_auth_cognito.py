@@ -288,3 +288,50 @@ async def test_realtime_tokens_directives_and_event_authorization(live_multi: st
     assert payload["errors"][0]["errorType"] == "Unauthorized" and payload["errors"][0]["path"] == ["onPost", "secret"]
     for ws in (admin, user, keyed):
         await ws.close()
+
+
+# ------------------------------------------------------------------ OpenID Connect (discovery, clientId, TTLs)
+
+
+@pytest.fixture
+async def oidc(jwks: tuple[JwksServer, Keys]) -> AsyncIterator[tuple[GraphQLClient, str]]:
+    server, _ = jwks
+    issuer = f"http://127.0.0.1:{server.port}/oidc"
+    app = load_app(ROOT / "tests/apps/multiauth")
+    cognito = {**app.auth.default.config, "issuer": server.issuer, "jwksMinRefreshSeconds": 0}
+    app = dataclasses.replace(app, auth=dataclasses.replace(
+        app.auth, default=AuthProvider("AMAZON_COGNITO_USER_POOLS", cognito),
+        additional=(*app.auth.additional, AuthProvider("OPENID_CONNECT", {
+            "issuer": issuer, "clientId": "oidc-app", "iatTTL": 600_000, "authTTL": 600_000}))))
+    client = GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=None)
+    try:
+        yield client, issuer
+    finally:
+        await client.close()
+
+
+def oidc_token(jwks: tuple[JwksServer, Keys], issuer: str, **overrides: Any) -> str:
+    now = int(time.time())
+    claims = {"sub": "oidc-user", "iss": issuer, "aud": "oidc-app", "iat": now, "exp": now + 600, "auth_time": now}
+    claims.update(overrides)
+    return jwt.encode(claims, jwks[1].private, algorithm="RS256", headers={"kid": jwks[1].kid})
+
+
+async def test_oidc_tokens(oidc: tuple[GraphQLClient, str], jwks: tuple[JwksServer, Keys]) -> None:
+    c, issuer = oidc
+    now = int(time.time())
+    status, body = await ask(c, "{ oidcOnly }", {"authorization": oidc_token(jwks, issuer)})
+    assert status == 200, body
+    assert json.loads(body["data"]["oidcOnly"]) == {"authType": "Open ID Connect Authorization", "sub": "oidc-user",
+                                                    "issuer": issuer}
+    status, body = await ask(c, "{ whoami }", {"authorization": oidc_token(jwks, issuer)})
+    assert body["errors"][0]["errorType"] == "Unauthorized"  # a default-mode (Cognito) field
+    assert (await ask(c, "{ oidcOnly }", {"authorization": oidc_token(jwks, issuer, aud=["x", "oidc-app"])}))[0] == 200
+    for bad in (oidc_token(jwks, issuer, aud="someone-else"),
+                oidc_token(jwks, issuer, iat=now - 3600, auth_time=now - 3600, exp=now + 600),
+                oidc_token(jwks, issuer, auth_time=now - 3600),
+                oidc_token(jwks, issuer, exp=now - 120),
+                jwt.encode({"sub": "x", "iss": issuer, "aud": "oidc-app", "iat": now, "exp": now + 60}, None,
+                           algorithm="none")):
+        status, body = await ask(c, "{ oidcOnly }", {"authorization": bad})
+        assert status == 401 and body["errors"][0]["errorType"] == "UnauthorizedException"

@@ -55,12 +55,25 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
+def signature(method: str, path: str, query: str, signed: dict[str, str], payload_hash: str, secret_key: str,
+              amz_date: str, region: str, service: str) -> str:
+    """The hex signature over a request whose signed headers (lower-case name -> value) are `signed`."""
+    names = sorted(signed)
+    canonical_headers = "".join(f"{n}:{' '.join(str(signed[n]).split())}\n" for n in names)
+    canonical_path = quote(path if service == "s3" else _normalize_path(path or "/"), safe="/-_.~")
+    canonical = "\n".join((method.upper(), canonical_path, _canonical_query(query), canonical_headers,
+                           ";".join(names), payload_hash))
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
+    to_sign = "\n".join((ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()))
+    return hmac.new(signing_key(secret_key, amz_date[:8], region, service), to_sign.encode(),
+                    hashlib.sha256).hexdigest()
+
+
 def sign(method: str, url: str, headers: dict[str, str], body: bytes, creds: Credentials, region: str,
          service: str, now: datetime | None = None) -> dict[str, str]:
     """Headers to send: the given ones plus host, x-amz-date, x-amz-content-sha256 (s3 only), token, Authorization."""
     now = now or datetime.now(UTC)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    date = amz_date[:8]
     parts = urlsplit(url)
     out = {k.lower(): v for k, v in headers.items()}
     out["host"] = parts.netloc
@@ -70,17 +83,9 @@ def sign(method: str, url: str, headers: dict[str, str], body: bytes, creds: Cre
     payload_hash = hashlib.sha256(body).hexdigest()
     if service == "s3":
         out["x-amz-content-sha256"] = payload_hash
-    names = sorted(out)
-    canonical_headers = "".join(f"{n}:{' '.join(str(out[n]).split())}\n" for n in names)
-    signed_headers = ";".join(names)
-    raw_path = parts.path or "/"
-    path = quote(raw_path if service == "s3" else _normalize_path(raw_path), safe="/-_.~")
-    canonical = "\n".join((method.upper(), path, _canonical_query(parts.query), canonical_headers, signed_headers,
-                           payload_hash))
-    scope = f"{date}/{region}/{service}/aws4_request"
-    to_sign = "\n".join((ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()))
-    signature = hmac.new(signing_key(creds.secret_key, date, region, service), to_sign.encode(),
-                         hashlib.sha256).hexdigest()
+    sig = signature(method, parts.path or "/", parts.query, out, payload_hash, creds.secret_key, amz_date, region,
+                    service)
+    scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
     out["authorization"] = (f"{ALGORITHM} Credential={creds.access_key}/{scope}, "
-                            f"SignedHeaders={signed_headers}, Signature={signature}")
+                            f"SignedHeaders={';'.join(sorted(out))}, Signature={sig}")
     return out

@@ -173,7 +173,9 @@ class _Builder:
                 self.problem(where, "AMAZON_COGNITO_USER_POOLS needs config.userPoolId (or issuer)")
             if p.mode == "OPENID_CONNECT" and not p.config.get("issuer"):
                 self.problem(where, "OPENID_CONNECT needs config.issuer")
-            if p.mode in ("AWS_IAM", "AWS_LAMBDA"):
+            if p.mode == "AWS_IAM" and not p.config.get("credentials"):
+                self.problem(where, "AWS_IAM needs config.credentials (accessKeyId, secretAccessKey, accountId)")
+            if p.mode == "AWS_LAMBDA":
                 self.problem(where, f"auth mode {p.mode} is not supported by this gqlsync version yet")
         return cfg
 

@@ -1,5 +1,5 @@
 """Authentication and authorization: who is calling (from headers and config, never Starlette objects)."""
 
-from gqlsync.auth.base import Authenticator, AuthFailure, AuthResult
+from gqlsync.auth.base import Authenticator, AuthFailure, AuthResult, RequestFacts
 
-__all__ = ["AuthFailure", "AuthResult", "Authenticator"]
+__all__ = ["AuthFailure", "AuthResult", "Authenticator", "RequestFacts"]

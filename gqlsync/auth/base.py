@@ -20,6 +20,16 @@ class AuthFailure(Exception):  # noqa: N818 - reads better at call sites
 
 
 @dataclass(frozen=True)
+class RequestFacts:
+    """What a signature covers besides headers (SigV4): method, path, query string, body."""
+
+    method: str
+    path: str
+    query: str
+    body: bytes
+
+
+@dataclass(frozen=True)
 class AuthResult:
     """Who the caller is: the mode that admitted them and `$ctx.identity` (None for API keys)."""
 
@@ -34,7 +44,8 @@ class ModeAuthenticator(Protocol):
 
     def applies(self, headers: Mapping[str, str]) -> bool: ...
 
-    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
+    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None,
+                           request: RequestFacts | None = None) -> AuthResult:
         """Admit the caller or raise AuthFailure."""
         ...
 
@@ -48,7 +59,8 @@ class ApiKeyAuthenticator:
     def applies(self, headers: Mapping[str, str]) -> bool:
         return "x-api-key" in headers
 
-    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
+    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None,
+                           request: RequestFacts | None = None) -> AuthResult:
         given = headers.get("x-api-key", "")
         now = datetime.now(UTC)
         for key in self._keys:
@@ -76,12 +88,17 @@ class Authenticator:
                 from gqlsync.auth.jwt_modes import OidcAuthenticator
 
                 self.modes.append(OidcAuthenticator(provider.config))
-            # IAM and Lambda authorizers plug in here with the same interface.
+            elif provider.mode == "AWS_IAM":
+                from gqlsync.auth.iam import IamAuthenticator
 
-    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
+                self.modes.append(IamAuthenticator(provider.config))
+            # Lambda authorizers plug in here with the same interface.
+
+    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None,
+                           request: RequestFacts | None = None) -> AuthResult:
         """The first mode whose credentials the request carries decides; a bad credential is never retried
         against another mode."""
         applicable = [m for m in self.modes if m.applies(headers)]
         if not applicable:
             raise AuthFailure("Valid authorization header not provided.")
-        return await applicable[0].authenticate(headers, source_ip)
+        return await applicable[0].authenticate(headers, source_ip, request)

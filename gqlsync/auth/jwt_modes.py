@@ -14,7 +14,7 @@ import jwt
 from jwt.exceptions import InvalidTokenError
 
 from gqlsync.app.model import AuthMode
-from gqlsync.auth.base import AuthFailure, AuthResult
+from gqlsync.auth.base import AuthFailure, AuthResult, RequestFacts
 from gqlsync.auth.jwks import JwksCache, JwksUnavailable
 
 LEEWAY_SECONDS = 60
@@ -78,7 +78,8 @@ class JwtAuthenticator:
         assert result.identity is not None
         return AuthResult(result.mode, {**result.identity, "sourceIp": [source_ip] if source_ip else []})
 
-    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None) -> AuthResult:
+    async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None,
+                           request: RequestFacts | None = None) -> AuthResult:
         token = bearer(headers)
         if token is None:
             raise AuthFailure("Valid authorization header not provided.")

@@ -11,7 +11,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from gqlsync.auth import AuthFailure
+from gqlsync.auth import AuthFailure, RequestFacts
 from gqlsync.http.explorer import explorer_page
 from gqlsync.http.responses import error_response, json_response
 from gqlsync.http.server import GqlsyncServer
@@ -89,11 +89,6 @@ class GraphQLEndpoint:
     async def _handle(self, request: Request, request_id: str) -> tuple[Response, Any, RequestScope | None]:
         server = self.server
         headers = dict(request.headers.items())  # ASGI header names are already lower-case
-        try:
-            auth = await server.authenticator.authenticate(
-                headers, request.client.host if request.client else None)
-        except AuthFailure as exc:
-            return error_response(exc.message, "UnauthorizedException", 401, request_id), None, None
         limit = int(server.api.limits["maxBodyBytes"])
         try:
             raw = await _read_body(request, limit)
@@ -102,6 +97,12 @@ class GraphQLEndpoint:
                                   "PayloadTooLargeException", 413, request_id), None, None
         except ClientDisconnect:
             return Response(status_code=499), None, None
+        facts = RequestFacts(request.method, request.url.path, request.url.query, raw)
+        try:
+            auth = await server.authenticator.authenticate(
+                headers, request.client.host if request.client else None, facts)
+        except AuthFailure as exc:
+            return error_response(exc.message, "UnauthorizedException", 401, request_id), None, None
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -7,7 +7,7 @@ import contextlib
 import json
 from typing import Any
 
-from gqlsync.auth import AuthFailure
+from gqlsync.auth import AuthFailure, RequestFacts
 from gqlsync.realtime.connection import Connection
 
 
@@ -49,7 +49,9 @@ class AppSyncConnection(Connection):
                 if initialized:
                     continue
                 try:
-                    self.auth = await self.authenticate(self.auth_headers)
+                    # IAM: Amplify signs the handshake as POST <graphql>/connect with the body {}
+                    connect = RequestFacts("POST", self.graphql_path + "/connect", "", b"{}")
+                    self.auth = await self.authenticate(self.auth_headers, connect)
                 except AuthFailure as exc:
                     self.send({"type": "connection_error", "payload": {"errors": [{
                         "errorType": "UnauthorizedException", "errorCode": 401, "message": exc.message}]}})
@@ -98,8 +100,11 @@ class AppSyncConnection(Connection):
             return
         auth = ((payload.get("extensions") or {}).get("authorization")
                 if isinstance(payload.get("extensions"), dict) else None)
+        # IAM: each start is signed as POST <graphql> with payload.data as the body
+        facts = RequestFacts("POST", self.graphql_path, "", data.encode()) if isinstance(data, str) else None
         errors = await self.start_subscription(sub_id, request.get("query"), request.get("variables"),
-                                               request.get("operationName"), auth if isinstance(auth, dict) else None)
+                                               request.get("operationName"), auth if isinstance(auth, dict) else None,
+                                               facts)
         if errors:
             self.send({"type": "error", "id": sub_id, "payload": {"errors": errors}})
         else:

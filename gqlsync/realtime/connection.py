@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gqlsync.auth import Authenticator, AuthFailure, AuthResult
+from gqlsync.auth import Authenticator, AuthFailure, AuthResult, RequestFacts
 from gqlsync.engine.api import Api
 from gqlsync.realtime.hub import RealtimeHub
 from gqlsync.realtime.registry import Subscriber
@@ -52,6 +52,7 @@ class Connection:
         self.host = host
         self.client_ip = client_ip
         self.connection_id = str(uuid.uuid4())
+        self.graphql_path = "/graphql"  # what SigV4 signatures of this socket's messages cover
         self.auth: AuthResult | None = None
         self.auth_headers: dict[str, str] = {}
         self.subscriptions: dict[str, Subscriber] = {}
@@ -81,9 +82,9 @@ class Connection:
             await self.socket.send_text(text)
 
     # -- auth
-    async def authenticate(self, headers: dict[str, str]) -> AuthResult:
+    async def authenticate(self, headers: dict[str, str], facts: RequestFacts | None = None) -> AuthResult:
         return await self.authenticator.authenticate({str(k).lower(): str(v) for k, v in headers.items()},
-                                                     self.client_ip)
+                                                     self.client_ip, facts)
 
     def scope(self, auth: AuthResult, headers: dict[str, str]) -> RequestScope:
         return RequestScope(request_id=str(uuid.uuid4()), identity=auth.identity, headers=headers,
@@ -91,7 +92,8 @@ class Connection:
 
     # -- subscriptions
     async def start_subscription(self, sub_id: str, query: Any, variables: Any, operation_name: Any,
-                                 headers: dict[str, str] | None) -> list[dict[str, Any]]:
+                                 headers: dict[str, str] | None,
+                                 facts: RequestFacts | None = None) -> list[dict[str, Any]]:
         """Register; returns AppSync-shaped errors (empty on success)."""
         if sub_id in self.subscriptions:
             return [{"errorType": "DuplicateSubscriptionId", "message": f"Subscription id {sub_id} is already in use."}]
@@ -102,7 +104,7 @@ class Connection:
         used_headers = self.auth_headers
         if headers:
             try:
-                auth = await self.authenticate(headers)
+                auth = await self.authenticate(headers, facts)
                 used_headers = {str(k).lower(): str(v) for k, v in headers.items()}
             except AuthFailure as exc:
                 return [{"errorType": "UnauthorizedException", "message": exc.message}]

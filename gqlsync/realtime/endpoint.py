@@ -67,6 +67,8 @@ async def serve_realtime(ws: WebSocket, api: Api, hub: RealtimeHub, authenticato
     client = ws.client.host if ws.client else None
     conn: Connection = cls(_StarletteSocket(ws), api, hub, authenticator, limits, ws.headers.get("host"), client)
     conn.auth_headers = headers
+    path = ws.url.path
+    conn.graphql_path = path[: -len("/realtime")] if path.endswith("/realtime") else path
     try:
         await conn.serve()
     except WebSocketDisconnect:

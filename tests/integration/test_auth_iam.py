@@ -77,3 +77,62 @@ async def test_iam_caller_cannot_read_other_modes_fields(c: GraphQLClient) -> No
     resp = await c.post(None, raw=body, headers=signed(body=body))
     assert resp.status_code == 200
     assert resp.json()["errors"][0]["errorType"] == "Unauthorized"
+
+
+async def test_iam_on_the_realtime_handshake_and_starts() -> None:
+    import base64
+
+    import websockets
+
+    from tests.live import live_server
+
+    app = load_app(ROOT / "tests/apps/multiauth")
+    iam = AuthProvider("AWS_IAM", {"credentials": [{"accessKeyId": AKID, "secretAccessKey": SECRET,
+                                                    "accountId": "123456789012"}]})
+    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, additional=(*app.auth.additional, iam)))
+    async with live_server(GqlsyncServer(app, ServerSettings())) as base:
+        host = base.split("//")[1]
+
+        def amplify_style(path: str, body: bytes, secret: str = SECRET) -> dict[str, str]:
+            req = AWSRequest(method="POST", url=f"https://{host}{path}", data=body, headers={
+                "accept": "application/json, text/javascript", "content-encoding": "amz-1.0",
+                "content-type": "application/json; charset=UTF-8"})
+            with patch("botocore.auth.get_current_datetime", lambda: datetime.now(UTC).replace(tzinfo=None)):
+                SigV4Auth(Credentials(AKID, secret), "appsync", "us-east-1").add_auth(req)
+            return {k.lower(): str(v) for k, v in req.headers.items()} | {"host": host}
+
+        async def connect(headers: dict[str, str]) -> tuple[object, dict]:
+            encoded = base64.b64encode(json.dumps(headers).encode()).decode()
+            ws = await websockets.connect(f"{base.replace('http', 'ws')}/graphql/realtime?header={encoded}&payload=e30=",
+                                          subprotocols=["graphql-ws"])
+            await ws.send('{"type": "connection_init"}')
+            return ws, json.loads(await ws.recv())
+
+        bad, msg = await connect(amplify_style("/graphql/connect", b"{}", secret="wrong"))
+        assert msg["type"] == "connection_error"
+        assert msg["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+        await bad.close()
+        ws, msg = await connect(amplify_style("/graphql/connect", b"{}"))
+        assert msg["type"] == "connection_ack"
+        data = json.dumps({"query": "subscription { onPost { id } }", "variables": {}})
+
+        async def start(sub_id: str, auth: dict[str, str]) -> dict:
+            await ws.send(json.dumps({"id": sub_id, "type": "start", "payload": {
+                "data": data, "extensions": {"authorization": auth}}}))
+            while True:
+                m = json.loads(await ws.recv())
+                if m["type"] != "ka":
+                    return dict(m)
+
+        refused = await start("x", amplify_style("/graphql", b'{"tampered": true}'))
+        assert refused["type"] == "error"
+        assert refused["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+        ok = await start("y", amplify_style("/graphql", data.encode()))
+        assert ok == {"type": "start_ack", "id": "y"}
+        admins_only = json.dumps({"query": "subscription { onPostAdmins { id } }", "variables": {}})
+        await ws.send(json.dumps({"id": "z", "type": "start", "payload": {
+            "data": admins_only, "extensions": {"authorization": amplify_style("/graphql", admins_only.encode())}}}))
+        while (m := json.loads(await ws.recv()))["type"] == "ka":
+            pass
+        assert m["type"] == "error" and m["payload"]["errors"][0]["errorType"] == "Unauthorized"  # by directive
+        await ws.close()

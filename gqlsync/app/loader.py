@@ -175,8 +175,9 @@ class _Builder:
                 self.problem(where, "OPENID_CONNECT needs config.issuer")
             if p.mode == "AWS_IAM" and not p.config.get("credentials"):
                 self.problem(where, "AWS_IAM needs config.credentials (accessKeyId, secretAccessKey, accountId)")
-            if p.mode == "AWS_LAMBDA":
-                self.problem(where, f"auth mode {p.mode} is not supported by this gqlsync version yet")
+            if p.mode == "AWS_LAMBDA" and not p.config.get("handler"):
+                self.problem(where, "AWS_LAMBDA needs config.handler (file.py:function in the app folder); "
+                                    "remote authorizer functions are not supported yet")
         return cfg
 
     def functions(self, data_sources: dict[str, DataSourceConfig]) -> dict[str, FunctionConfig]:

@@ -6,6 +6,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from gqlsync.app.model import ApiKey, AuthConfig, AuthMode
@@ -74,7 +75,7 @@ class ApiKeyAuthenticator:
 class Authenticator:
     """Tries the app's modes, default first, that match the credentials the request carries."""
 
-    def __init__(self, config: AuthConfig) -> None:
+    def __init__(self, config: AuthConfig, root: Path | None = None) -> None:
         self.config = config
         self.modes: list[ModeAuthenticator] = []
         for provider in (config.default, *config.additional):
@@ -92,7 +93,13 @@ class Authenticator:
                 from gqlsync.auth.iam import IamAuthenticator
 
                 self.modes.append(IamAuthenticator(provider.config))
-            # Lambda authorizers plug in here with the same interface.
+            elif provider.mode == "AWS_LAMBDA":
+                from gqlsync.auth.lambda_authorizer import LambdaAuthenticator
+
+                self.modes.append(LambdaAuthenticator(provider.config, root or Path(".")))
+        # An Authorization header goes to the mode it is meant for: JWT issuers and SigV4 are recognised,
+        # anything else is a Lambda authorizer's token, so the authorizer is asked last.
+        self.modes.sort(key=lambda m: m.mode == "AWS_LAMBDA")
 
     async def authenticate(self, headers: Mapping[str, str], source_ip: str | None = None,
                            request: RequestFacts | None = None) -> AuthResult:

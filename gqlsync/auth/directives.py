@@ -61,6 +61,8 @@ class AuthRules:
 
     def unrestricted(self, type_name: str, field: str) -> bool:
         """True when every configured mode may read the field whoever the caller is (no check needed)."""
+        if "AWS_LAMBDA" in self.all_modes:
+            return False  # a Lambda authorizer's deniedFields can name any field
         rule = self.rules.get((type_name, field))
         if rule is None:
             return True
@@ -74,6 +76,11 @@ class AuthRules:
             return True
         if mode not in rule.modes:
             return False
+        if mode == "AWS_LAMBDA":
+            denied = (identity or {}).get("deniedFields") or ()
+            if f"{type_name}.{field}" in denied or any(d.endswith(f"/types/{type_name}/fields/{field}")
+                                                       for d in denied):
+                return False
         if mode == "AMAZON_COGNITO_USER_POOLS":
             groups = set((identity or {}).get("groups") or [])
             if rule.cognito_groups is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 from gqlsync.app.model import DataSourceConfig
@@ -19,7 +20,8 @@ class DataSource(Protocol):
         ...
 
 
-def build_data_source(config: DataSourceConfig, clients: ClientProvider) -> DataSource:
+def build_data_source(config: DataSourceConfig, clients: ClientProvider, root: Path | None = None) -> DataSource:
+    """Raises ValueError for config that cannot work (e.g. a Lambda handler that does not load)."""
     if config.type == "AMAZON_DYNAMODB":
         from gqlsync.datasources.dynamodb import DynamoDBDataSource
 
@@ -28,6 +30,10 @@ def build_data_source(config: DataSourceConfig, clients: ClientProvider) -> Data
         from gqlsync.datasources.none import NoneDataSource
 
         return NoneDataSource(config)
+    if config.type == "AWS_LAMBDA":
+        from gqlsync.datasources.lambda_ import LambdaDataSource
+
+        return LambdaDataSource(config, root or Path("."))
     if config.type == "HTTP":
         from gqlsync.datasources.http import HttpDataSource
 

@@ -210,8 +210,15 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
     metrics = metrics or Metrics()
     schema = build_schema(app.schema_sdl, str(app.schema_file))
     limits = {**DEFAULT_LIMITS, **app.limits}
-    data_sources = {name: build_data_source(cfg, clients) for name, cfg in app.data_sources.items()}
     problems: list[Problem] = []
+    data_sources: dict[str, DataSource] = {}
+    for name, cfg in app.data_sources.items():
+        try:
+            data_sources[name] = build_data_source(cfg, clients, app.root)
+        except ValueError as exc:
+            problems.append(Problem(str(app.manifest), cfg.line, f"data source {name}: {exc}"))
+    if problems:
+        raise AppError(problems)
 
     def compile_code(runtime: str, request: CodeFile | None, response: CodeFile | None,
                      code: CodeFile | None) -> Compiled | None:

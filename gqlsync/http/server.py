@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gqlsync.app import App, load_app
+from gqlsync.app import App, AppError, Problem, load_app
 from gqlsync.auth import Authenticator
 from gqlsync.auth.directives import AuthRules
 from gqlsync.datasources import AwsSettings, ClientProvider
@@ -50,7 +50,10 @@ class GqlsyncServer:
         self.clients = ClientProvider(aws)
         app = self.app
         self.api: Api = build_api(app, self.clients, self.metrics, lambda schema: AuthRules(schema, app.auth))
-        self.authenticator = Authenticator(self.app.auth)
+        try:
+            self.authenticator = Authenticator(self.app.auth, self.app.root)
+        except ValueError as exc:
+            raise AppError([Problem(str(self.app.manifest), None, f"auth: {exc}")]) from None
         broker = None
         if self.settings.redis_url:
             from gqlsync.realtime.redis_broker import RedisBroker

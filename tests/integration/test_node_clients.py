@@ -83,3 +83,35 @@ async def test_amplify_js_v6_over_https_and_wss(tls_server: tuple[str, Path]) ->
     # Amplify reuses its open socket (the refusal comes from per-start authorization) or opens one more;
     # it must not reconnect again and again after being refused.
     assert SERVERS[base].hub.accepted <= 2
+
+
+async def test_amplify_js_v6_with_a_user_pool_token(tmp_path: Path) -> None:
+    import dataclasses
+
+    from gqlsync.app.model import AuthProvider
+    from tests.integration.test_auth_cognito import Keys, token
+    from tests.services import JwksServer
+
+    jwks = JwksServer()
+    keys = Keys("amplify-key")
+    jwks.jwks = {"keys": [keys.jwk()]}
+    cert = ensure_local_certificate(tmp_path / "tls")
+    app = load_app(ROOT / "tests/apps/multiauth")
+    cfg = {**app.auth.default.config, "issuer": jwks.issuer}
+    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, default=AuthProvider(
+        "AMAZON_COGNITO_USER_POOLS", cfg)))
+    try:
+        async with live_server(GqlsyncServer(app, ServerSettings()), ssl_certfile=str(cert.cert),
+                               ssl_keyfile=str(cert.key)) as base:
+            admin = {"cognito:groups": ["admins"]}
+            access = token((jwks, keys), token_use="access", aud=None, client_id="web-client-1", username="ann", **admin)
+            ident = token((jwks, keys), **admin)
+            result = await run_node("amplify-userpool.mjs", {
+                "GQLSYNC_URL": base, "ACCESS_TOKEN": access, "ID_TOKEN": ident, "POOL_ID": "us-east-1_TestPool",
+                "CLIENT_ID": "web-client-1", "NODE_EXTRA_CA_CERTS": str(cert.ca)})
+    finally:
+        jwks.stop()
+    assert result["errors"] == []
+    assert result["whoami"] == {"authType": "User Pool Authorization", "username": "ann", "groups": ["admins"],
+                                "sub": "user-1"}
+    assert result["received"] == ["from amplify"]

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jwt.algorithms import RSAAlgorithm
 
-from gqlsync.app import load_app
+from gqlsync.app import App, load_app
 from gqlsync.app.model import AuthProvider
 from gqlsync.http import GqlsyncServer, ServerSettings
 from tests.helpers import ROOT, GraphQLClient
@@ -64,14 +64,17 @@ def token(jwks: tuple[JwksServer, Keys], keys: Keys | None = None, **overrides: 
     return jwt.encode(claims, k.private, algorithm="RS256", headers={"kid": k.kid})
 
 
+def multiauth_app(issuer: str, *extra: AuthProvider) -> App:
+    """The multi-auth test app with its Cognito pool pointed at a test JWKS server, plus `extra` modes."""
+    app = load_app(ROOT / "tests/apps/multiauth")
+    cfg = {**app.auth.default.config, "issuer": issuer, "jwksMinRefreshSeconds": 0}
+    return dataclasses.replace(app, auth=dataclasses.replace(
+        app.auth, default=AuthProvider("AMAZON_COGNITO_USER_POOLS", cfg), additional=(*app.auth.additional, *extra)))
+
+
 @pytest.fixture
 async def c(jwks: tuple[JwksServer, Keys]) -> AsyncIterator[GraphQLClient]:
-    server, _ = jwks
-    app = load_app(ROOT / "tests/apps/multiauth")
-    cfg = {**app.auth.default.config, "issuer": server.issuer, "jwksMinRefreshSeconds": 0}
-    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, default=AuthProvider(
-        "AMAZON_COGNITO_USER_POOLS", cfg)))
-    client = GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=None)
+    client = GraphQLClient(GqlsyncServer(multiauth_app(jwks[0].issuer), ServerSettings()), api_key=None)
     try:
         yield client
     finally:
@@ -206,12 +209,7 @@ async def test_fuzzed_authorization_headers_never_pass_and_never_500(c: GraphQLC
 async def live_multi(jwks: tuple[JwksServer, Keys]) -> AsyncIterator[str]:
     from tests.live import live_server
 
-    server, _ = jwks
-    app = load_app(ROOT / "tests/apps/multiauth")
-    cfg = {**app.auth.default.config, "issuer": server.issuer, "jwksMinRefreshSeconds": 0}
-    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, default=AuthProvider(
-        "AMAZON_COGNITO_USER_POOLS", cfg)))
-    async with live_server(GqlsyncServer(app, ServerSettings())) as base:
+    async with live_server(GqlsyncServer(multiauth_app(jwks[0].issuer), ServerSettings())) as base:
         yield base
 
 
@@ -297,12 +295,8 @@ async def test_realtime_tokens_directives_and_event_authorization(live_multi: st
 async def oidc(jwks: tuple[JwksServer, Keys]) -> AsyncIterator[tuple[GraphQLClient, str]]:
     server, _ = jwks
     issuer = f"http://127.0.0.1:{server.port}/oidc"
-    app = load_app(ROOT / "tests/apps/multiauth")
-    cognito = {**app.auth.default.config, "issuer": server.issuer, "jwksMinRefreshSeconds": 0}
-    app = dataclasses.replace(app, auth=dataclasses.replace(
-        app.auth, default=AuthProvider("AMAZON_COGNITO_USER_POOLS", cognito),
-        additional=(*app.auth.additional, AuthProvider("OPENID_CONNECT", {
-            "issuer": issuer, "clientId": "oidc-app", "iatTTL": 600_000, "authTTL": 600_000}))))
+    app = multiauth_app(server.issuer, AuthProvider("OPENID_CONNECT", {
+        "issuer": issuer, "clientId": "oidc-app", "iatTTL": 600_000, "authTTL": 600_000}))
     client = GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=None)
     try:
         yield client, issuer

@@ -86,20 +86,14 @@ async def test_amplify_js_v6_over_https_and_wss(tls_server: tuple[str, Path]) ->
 
 
 async def test_amplify_js_v6_with_a_user_pool_token(tmp_path: Path) -> None:
-    import dataclasses
-
-    from gqlsync.app.model import AuthProvider
-    from tests.integration.test_auth_cognito import Keys, token
+    from tests.integration.test_auth_cognito import Keys, multiauth_app, token
     from tests.services import JwksServer
 
     jwks = JwksServer()
     keys = Keys("amplify-key")
     jwks.jwks = {"keys": [keys.jwk()]}
     cert = ensure_local_certificate(tmp_path / "tls")
-    app = load_app(ROOT / "tests/apps/multiauth")
-    cfg = {**app.auth.default.config, "issuer": jwks.issuer}
-    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, default=AuthProvider(
-        "AMAZON_COGNITO_USER_POOLS", cfg)))
+    app = multiauth_app(jwks.issuer)
     try:
         async with live_server(GqlsyncServer(app, ServerSettings()), ssl_certfile=str(cert.cert),
                                ssl_keyfile=str(cert.key)) as base:

@@ -257,12 +257,8 @@ class DynamoDBDataSource:
         expr = _Expr()
         params: dict[str, Any] = {"TableName": self.table, "Key": key, "ReturnValues": "ALL_NEW",
                                   "UpdateExpression": expr.add(_need(req, "update"), "update")}
-        cond = req.get("condition")
-        if cond:
-            params["ConditionExpression"] = expr.add(cond, "condition")
-            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
-            out = await client.update_item(**expr.into(params))
+            out = await client.update_item(**_with_condition(params, req.get("condition"), expr))
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -479,12 +475,12 @@ def _key_id(item: dict[str, Any], key: dict[str, Any]) -> str:
     return json.dumps({k: _typed_json(item.get(k)) for k in sorted(key)}, sort_keys=True)
 
 
-def _with_condition(params: dict[str, Any], cond: Any) -> dict[str, Any]:
-    if not cond:
-        return params
-    expr = _Expr()
-    params["ConditionExpression"] = expr.add(cond, "condition")
-    params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+def _with_condition(params: dict[str, Any], cond: Any, expr: _Expr | None = None) -> dict[str, Any]:
+    """Add the condition (and ask for the current item should it fail); `expr` holds names/values already used."""
+    expr = expr or _Expr()
+    if cond:
+        params["ConditionExpression"] = expr.add(cond, "condition")
+        params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     return expr.into(params)
 
 

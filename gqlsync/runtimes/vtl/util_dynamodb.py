@@ -42,44 +42,6 @@ def to_attribute(value: Any) -> dict[str, Any]:
     raise TypeError(f"cannot convert {type(value).__name__} to a DynamoDB value")
 
 
-def _number_from(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        f = float(text)
-        return f
-
-
-def from_attribute(av: dict[str, Any]) -> Any:
-    """A DynamoDB attribute value (JSON form) as a plain value; numbers become int or float."""
-    (kind, v), = av.items()
-    if kind == "S":
-        return v
-    if kind == "N":
-        return _number_from(v)
-    if kind == "BOOL":
-        return bool(v)
-    if kind == "NULL":
-        return None
-    if kind == "M":
-        return {k: from_attribute(x) for k, x in v.items()}
-    if kind == "L":
-        return [from_attribute(x) for x in v]
-    if kind == "SS":
-        return list(v)
-    if kind == "NS":
-        return [_number_from(x) for x in v]
-    if kind == "B":
-        return v if isinstance(v, str) else base64.b64encode(v).decode()
-    if kind == "BS":
-        return [x if isinstance(x, str) else base64.b64encode(x).decode() for x in v]
-    raise ValueError(f"unknown DynamoDB type {kind}")
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: from_attribute(v) for k, v in item.items()}
-
-
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
     return {k: to_attribute(v) for k, v in values.items()}
 

@@ -212,6 +212,8 @@ def test_log_goes_to_the_request() -> None:
     ("\"#${x}#\"", {}, "##"),
     ("#set($l = [\n  1,\n  {\"a\": [\n 2 ]}\n])$util.toJson($l)", {}, [1, {"a": [2]}]),
     ("$util.toJson($ctx.args.n.intValue())", {"n": 2.0}, 2),
+    ("$util.toJson([$ctx.args.l.empty, $ctx.args.s.empty, $ctx.args.m.empty, $ctx.args.n.empty, $ctx.args.l.size])",
+     {"l": [], "s": "x", "m": {"a": 1}, "n": 3}, [True, False, None, None, None]),
 ])
 def test_velocity(template: str, args: dict[str, Any], expected: Any) -> None:
     assert out(template, args) == expected

@@ -395,6 +395,16 @@ def java_methods(obj: Any) -> dict[str, Callable[..., Any]] | None:
 _MISSING = object()
 
 
+def _bean_property(name: str, lookup: Callable[[str], Any]) -> Any:
+    """Java bean properties: `$x.count` -> getCount(), `$x.empty` -> isEmpty(); a bare method name is null."""
+    cap = name[:1].upper() + name[1:]
+    for accessor in ("get" + cap, "is" + cap):
+        getter = lookup(accessor)
+        if callable(getter):
+            return getter()
+    return None
+
+
 class NameOrCall(av.NameOrCall):
     """`$a.b` / `$a.b(...)` / `$a.b[i]` resolved as Java Velocity would, and safely."""
 
@@ -414,27 +424,19 @@ class NameOrCall(av.NameOrCall):
         if result is _MISSING:
             methods = java_methods(current_object)
             if methods is not None:
-                if name in methods:
-                    method = methods[name]
-                    obj = current_object
-                    if not is_call:
-                        return None  # a Java method named without () is a missing property
-                    args = self.parameters.calculate(top_namespace, loader)
-                    return method(obj, *args)
-                if not is_call and isinstance(current_object, dict) is False and name in ("empty",):
-                    return methods["isEmpty"](current_object)
-                return None
+                if is_call:
+                    method = methods.get(name)
+                    if method is None:
+                        return None
+                    return method(current_object, *self.parameters.calculate(top_namespace, loader))
+                if isinstance(current_object, Mapping):
+                    return None  # $map.key is map.get("key"), already looked up
+                return _bean_property(name, lambda n: (lambda: methods[n](current_object)) if n in methods else None)
             if current_object is None or isinstance(current_object, av.LocalNamespace):
                 return None
             result = getattr(current_object, name, None)
             if not is_call and (result is None or callable(result)) and not isinstance(result, type):
-                # Java bean properties: $obj.count -> getCount(), $obj.first -> isFirst()
-                cap = name[:1].upper() + name[1:]
-                for accessor in ("get" + cap, "is" + cap):
-                    getter = getattr(current_object, accessor, None)
-                    if callable(getter):
-                        return getter()
-                return None  # a method named without () is not a property
+                return _bean_property(name, lambda n: getattr(current_object, n, None))
         if result is None or result is _MISSING:
             return None
         if isinstance(result, av._FunctionDefinition):

@@ -20,6 +20,10 @@ class ProtocolClose(Exception):  # noqa: N818
 class TransportWsConnection(Connection):
     """Closes with the protocol's 44xx codes on protocol violations, as graphql-ws servers do."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations running over the socket
+
     async def run(self) -> None:
         acked = False
         try:
@@ -73,14 +77,6 @@ class TransportWsConnection(Connection):
                     raise ProtocolClose(4400, f"Unexpected message type {kind}")
         except ProtocolClose as exc:
             await self.socket.close(exc.code, exc.reason)
-
-    @property
-    def _operations(self) -> dict[str, asyncio.Task[None]]:
-        ops: dict[str, asyncio.Task[None]] | None = getattr(self, "_ops", None)
-        if ops is None:
-            ops = {}
-            self._ops = ops
-        return ops
 
     async def _subscribe(self, msg: dict[str, Any]) -> None:
         sub_id = msg.get("id")

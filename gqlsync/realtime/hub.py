@@ -85,6 +85,15 @@ class RealtimeHub:
             else:
                 self.deliver(app, event)
 
+    def _prepare(self, sub: Subscriber) -> None:
+        """Subscribers with the same document, variables and rights get the same bytes: shape once per group."""
+        plan = sub.plan
+        sub.allowed = self.field_authorizer(sub) if self.field_authorizer is not None else None
+        rights = "" if sub.allowed is None else json.dumps(
+            [plan.extra.get("auth_mode"), sorted((plan.identity or {}).get("groups") or [])])
+        sub.group = (plan.document_key, plan.response_key,
+                     json.dumps(plan.variables, sort_keys=True, default=str) + rights)
+
     def invalidate_local(self, app: str, field_name: str, payload: Any) -> int:
         """Close this process's subscriptions on `field_name` whose invalidation filter matches `payload`."""
         closed = 0
@@ -107,16 +116,14 @@ class RealtimeHub:
                     continue
                 if self.authorize_event is not None and not self.authorize_event(sub, field_name):
                     continue
-                # Subscribers with the same document, variables and rights get the same bytes: shape once.
-                allowed = self.field_authorizer(sub) if self.field_authorizer is not None else None
-                rights = "" if allowed is None else json.dumps(
-                    [plan.extra.get("auth_mode"), sorted((plan.identity or {}).get("groups") or [])])
-                key = (plan.document_key, plan.response_key,
-                       json.dumps(plan.variables, sort_keys=True, default=str) + rights)
-                data_json = shaped.get(key)
+                if sub.group is None:
+                    self._prepare(sub)
+                assert sub.group is not None
+                data_json = shaped.get(sub.group)
                 if data_json is None:
-                    data_json = json.dumps(plan.shape(payload, allowed), separators=(",", ":"), ensure_ascii=False)
-                    shaped[key] = data_json
+                    data_json = json.dumps(plan.shape(payload, sub.allowed), separators=(",", ":"),
+                                           ensure_ascii=False)
+                    shaped[sub.group] = data_json
                 if len(data_json) > MAX_PAYLOAD_BYTES:
                     log.warning("subscription payload over 240 KB not delivered",
                                 extra={"subscription": field_name, "bytes": len(data_json)})

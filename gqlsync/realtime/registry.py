@@ -39,6 +39,10 @@ class Subscriber:
     plan: SubscriptionPlan
     names: tuple[str, ...] = ()
     key: tuple[Any, ...] = ()
+    # Set on first delivery, fixed for the subscription's life: which subscribers share shaped bytes,
+    # and which fields this one may read (None: all).
+    group: tuple[Any, ...] | None = None
+    allowed: Any = None
 
 
 @dataclass

@@ -55,15 +55,12 @@ class LambdaAuthenticator:
         except DataSourceError as exc:
             raise AuthFailure(f"The Lambda authorizer failed: {exc.message}") from None
         if not isinstance(response, dict) or not response.get("isAuthorized"):
-            result: AuthResult | None = None
-        else:
-            denied = [str(f) for f in response.get("deniedFields") or []]
-            result = AuthResult(self.mode, {"resolverContext": dict(response.get("resolverContext") or {}),
-                                            "deniedFields": denied})
-        ttl = response.get("ttlOverride", self.ttl) if isinstance(response, dict) else self.ttl
-        ttl = max(0, min(MAX_TTL, int(ttl if isinstance(ttl, (int, float)) else self.ttl)))
-        if result is None:
             raise AuthFailure("The Lambda authorizer did not authorize this request.")
+        denied = [str(f) for f in response.get("deniedFields") or []]
+        result = AuthResult(self.mode, {"resolverContext": dict(response.get("resolverContext") or {}),
+                                        "deniedFields": denied})
+        ttl = response.get("ttlOverride", self.ttl)
+        ttl = max(0, min(MAX_TTL, int(ttl if isinstance(ttl, (int, float)) else self.ttl)))
         if ttl:
             self._cache[token] = (result, time.monotonic() + ttl)
             if len(self._cache) > CACHE_ENTRIES:

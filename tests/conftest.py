@@ -43,8 +43,5 @@ async def ddb(dynamodb_endpoint: str) -> AsyncIterator[object]:
 
 @pytest.fixture
 async def event_client(dynamodb_endpoint: str) -> AsyncIterator[GraphQLClient]:
-    client = GraphQLClient(event_server(dynamodb_endpoint))
-    try:
+    async with GraphQLClient(event_server(dynamodb_endpoint)) as client:
         yield client
-    finally:
-        await client.close()

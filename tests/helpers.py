@@ -64,7 +64,18 @@ class GraphQLClient:
         await self.http.aclose()
         await self.server.stop()
 
+    async def __aenter__(self) -> GraphQLClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def dynamodb_server(app: App, endpoint: str, prefix: str | None = None) -> GqlsyncServer:
+    """`app` on the given DynamoDB with its own table names, tables created on start."""
+    return GqlsyncServer(with_table_prefix(app, prefix or unique_prefix()),
+                         ServerSettings(dynamodb_endpoint=endpoint, create_tables=True))
+
 
 def event_server(endpoint: str, prefix: str | None = None) -> GqlsyncServer:
-    app = with_table_prefix(load_app(EVENT_APP), prefix or unique_prefix())
-    return GqlsyncServer(app, ServerSettings(dynamodb_endpoint=endpoint, create_tables=True))
+    return dynamodb_server(load_app(EVENT_APP), endpoint, prefix)

@@ -15,8 +15,7 @@ import pytest
 
 from gqlsync.app import load_app
 from gqlsync.app.cloudformation import import_cloudformation
-from gqlsync.http import GqlsyncServer, ServerSettings
-from tests.helpers import ROOT, GraphQLClient, unique_prefix, with_table_prefix
+from tests.helpers import ROOT, GraphQLClient, dynamodb_server
 
 pytestmark = pytest.mark.integration
 KEY = "da2-amplifytodotestkey00001"
@@ -42,13 +41,8 @@ def todo_app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def c(todo_app_dir: Path, dynamodb_endpoint: str) -> AsyncIterator[GraphQLClient]:
-    app = with_table_prefix(load_app(todo_app_dir), unique_prefix())
-    client = GraphQLClient(GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True)),
-                           api_key=KEY)
-    try:
+    async with GraphQLClient(dynamodb_server(load_app(todo_app_dir), dynamodb_endpoint), api_key=KEY) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def create(c: GraphQLClient, **input: object) -> dict:

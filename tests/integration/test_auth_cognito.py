@@ -74,11 +74,8 @@ def multiauth_app(issuer: str, *extra: AuthProvider) -> App:
 
 @pytest.fixture
 async def c(jwks: tuple[JwksServer, Keys]) -> AsyncIterator[GraphQLClient]:
-    client = GraphQLClient(GqlsyncServer(multiauth_app(jwks[0].issuer), ServerSettings()), api_key=None)
-    try:
+    async with GraphQLClient(GqlsyncServer(multiauth_app(jwks[0].issuer), ServerSettings()), api_key=None) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def ask(c: GraphQLClient, query: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -297,11 +294,8 @@ async def oidc(jwks: tuple[JwksServer, Keys]) -> AsyncIterator[tuple[GraphQLClie
     issuer = f"http://127.0.0.1:{server.port}/oidc"
     app = multiauth_app(server.issuer, AuthProvider("OPENID_CONNECT", {
         "issuer": issuer, "clientId": "oidc-app", "iatTTL": 600_000, "authTTL": 600_000}))
-    client = GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=None)
-    try:
+    async with GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=None) as client:
         yield client, issuer
-    finally:
-        await client.close()
 
 
 def oidc_token(jwks: tuple[JwksServer, Keys], issuer: str, **overrides: Any) -> str:

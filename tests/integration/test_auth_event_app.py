@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from gqlsync.app import load_app
-from gqlsync.http import GqlsyncServer, ServerSettings
-from tests.helpers import EVENT_APP, EVENT_KEY, GraphQLClient, unique_prefix, with_table_prefix
+from tests.helpers import EVENT_APP, EVENT_KEY, GraphQLClient, dynamodb_server
 from tests.integration.test_auth_cognito import Keys, token
 from tests.services import JwksServer
 
@@ -56,13 +55,8 @@ async def c(tmp_path: Path, dynamodb_endpoint: str, jwks: Any) -> AsyncIterator[
     manifest["auth"]["additional"] = [{"mode": "AMAZON_COGNITO_USER_POOLS", "config": {
         "userPoolId": "us-east-1_TestPool", "issuer": jwks[0].issuer, "appIdClientRegex": "^web-client-1$"}}]
     (app_dir / "gqlsync.yaml").write_text(yaml.safe_dump(manifest))
-    app = with_table_prefix(load_app(app_dir), unique_prefix())
-    client = GraphQLClient(GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint,
-                                                             create_tables=True)), api_key=None)
-    try:
+    async with GraphQLClient(dynamodb_server(load_app(app_dir), dynamodb_endpoint), api_key=None) as client:
         yield client
-    finally:
-        await client.close()
 
 
 CREATE = 'mutation { createEvent(name: "n", when: "w", where: "x", description: "d") { id } }'

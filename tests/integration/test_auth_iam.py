@@ -30,11 +30,8 @@ async def c() -> AsyncIterator[GraphQLClient]:
                                                     "accountId": "123456789012",
                                                     "userArn": "arn:aws:iam::123456789012:user/ci-bot"}]})
     app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, additional=(*app.auth.additional, iam)))
-    client = GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=None)
-    try:
+    async with GraphQLClient(GqlsyncServer(app, ServerSettings()), api_key=None) as client:
         yield client
-    finally:
-        await client.close()
 
 
 def signed(body: bytes = QUERY, secret: str = SECRET, service: str = "appsync", when: datetime | None = None,

@@ -16,11 +16,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def c() -> AsyncIterator[GraphQLClient]:
-    client = GraphQLClient(GqlsyncServer(load_app(ROOT / "tests/apps/lambdaauth"), ServerSettings()), api_key=None)
-    try:
+    async with GraphQLClient(GqlsyncServer(load_app(ROOT / "tests/apps/lambdaauth"), ServerSettings()),
+                             api_key=None) as client:
         yield client
-    finally:
-        await client.close()
 
 
 def calls(c: GraphQLClient) -> int:

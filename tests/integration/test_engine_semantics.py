@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gqlsync.app import load_app
-from gqlsync.http import GqlsyncServer, ServerSettings
-from tests.helpers import ROOT, GraphQLClient, unique_prefix, with_table_prefix
+from tests.helpers import ROOT, GraphQLClient, dynamodb_server
 
 pytestmark = pytest.mark.integration
 KEY = "da2-semanticstestkey0001"
@@ -17,13 +16,9 @@ KEY = "da2-semanticstestkey0001"
 
 @pytest.fixture
 async def c(dynamodb_endpoint: str) -> AsyncIterator[GraphQLClient]:
-    app = with_table_prefix(load_app(ROOT / "tests/apps/semantics"), unique_prefix())
-    client = GraphQLClient(GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint,
-                                                             create_tables=True)), api_key=KEY)
-    try:
+    async with GraphQLClient(dynamodb_server(load_app(ROOT / "tests/apps/semantics"), dynamodb_endpoint),
+                             api_key=KEY) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def test_unit_resolver_none_datasource(c: GraphQLClient) -> None:

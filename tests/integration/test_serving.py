@@ -24,11 +24,9 @@ KEY = "da2-limitstestkey000001"
 
 @pytest.fixture
 async def limits() -> AsyncIterator[GraphQLClient]:
-    client = GraphQLClient(GqlsyncServer(load_app(ROOT / "tests/apps/limits"), ServerSettings()), api_key=KEY)
-    try:
+    async with GraphQLClient(GqlsyncServer(load_app(ROOT / "tests/apps/limits"), ServerSettings()),
+                             api_key=KEY) as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def test_mounted_inside_another_starlette_app(dynamodb_endpoint: str) -> None:

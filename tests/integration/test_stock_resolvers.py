@@ -7,21 +7,16 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gqlsync.app import load_app
-from gqlsync.http import GqlsyncServer, ServerSettings
-from tests.helpers import ROOT, GraphQLClient, unique_prefix, with_table_prefix
+from tests.helpers import ROOT, GraphQLClient, dynamodb_server
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 async def c(dynamodb_endpoint: str) -> AsyncIterator[GraphQLClient]:
-    app = with_table_prefix(load_app(ROOT / "tests/apps/stock"), unique_prefix())
-    client = GraphQLClient(GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True)),
-                           api_key="da2-stocktestkey000001")
-    try:
+    async with GraphQLClient(dynamodb_server(load_app(ROOT / "tests/apps/stock"), dynamodb_endpoint),
+                             api_key="da2-stocktestkey000001") as client:
         yield client
-    finally:
-        await client.close()
 
 
 async def test_crud_and_filters(c: GraphQLClient) -> None:

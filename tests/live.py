@@ -13,6 +13,21 @@ from gqlsync.http import GqlsyncServer, create_app
 from tests.services import free_port
 
 
+async def messages(ws: Any, wait: float) -> list[dict[str, Any]]:
+    """Every JSON message a websocket client receives within `wait` seconds."""
+    import json
+
+    out: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while (left := deadline - loop.time()) > 0:
+        try:
+            out.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
+        except TimeoutError:
+            break
+    return out
+
+
 @contextlib.asynccontextmanager
 async def live_server(server: GqlsyncServer, **uvicorn_options: Any) -> AsyncIterator[str]:
     """Serve `server` on 127.0.0.1; yields the base URL (http:// or https://)."""

@@ -229,19 +229,9 @@ async def _start(ws: Any, sub_id: str, query: str) -> dict[str, Any]:
 
 
 async def _events(ws: Any, wait: float = 1.0) -> list[dict[str, Any]]:
-    import asyncio
+    from tests.live import messages
 
-    out = []
-    loop = asyncio.get_running_loop()
-    end = loop.time() + wait
-    while (left := end - loop.time()) > 0:
-        try:
-            msg = json.loads(await asyncio.wait_for(ws.recv(), left))
-        except TimeoutError:
-            break
-        if msg["type"] == "data":
-            out.append(msg)
-    return out
+    return [m for m in await messages(ws, wait) if m["type"] == "data"]
 
 
 async def test_realtime_tokens_directives_and_event_authorization(live_multi: str,

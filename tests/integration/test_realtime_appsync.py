@@ -16,7 +16,7 @@ from gqlsync.app import load_app
 from gqlsync.http import GqlsyncServer, ServerSettings
 from gqlsync.realtime.connection import RealtimeLimits
 from tests.helpers import EVENT_APP, EVENT_KEY, unique_prefix, with_table_prefix
-from tests.live import live_server
+from tests.live import live_server, messages
 
 pytestmark = pytest.mark.integration
 
@@ -63,13 +63,7 @@ async def recv(ws: Any, timeout: float = 5.0, skip_ka: bool = True) -> dict[str,
 
 async def no_message(ws: Any, wait: float = 0.6) -> None:
     """Nothing but keep-alives arrives for `wait` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    while (left := deadline - loop.time()) > 0:
-        try:
-            msg = json.loads(await asyncio.wait_for(ws.recv(), left))
-        except TimeoutError:
-            return
+    for msg in await messages(ws, wait):
         assert msg.get("type") == "ka", f"unexpected message {msg}"
 
 

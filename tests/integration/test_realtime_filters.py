@@ -14,7 +14,7 @@ import websockets
 from gqlsync.app import load_app
 from gqlsync.http import GqlsyncServer, ServerSettings
 from tests.helpers import ROOT
-from tests.live import live_server
+from tests.live import live_server, messages
 
 pytestmark = pytest.mark.integration
 KEY = "da2-ticketstestkey000001"
@@ -49,15 +49,7 @@ async def t() -> AsyncIterator[T]:
 
 
 async def received(ws: Any, wait: float = 0.8) -> list[dict[str, Any]]:
-    out = []
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    while (left := deadline - loop.time()) > 0:
-        try:
-            out.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
-        except TimeoutError:
-            break
-    return out
+    return await messages(ws, wait)
 
 
 async def subscribe(ws: Any, sub_id: str, query: str, variables: dict[str, Any]) -> None:

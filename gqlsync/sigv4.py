@@ -7,7 +7,7 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 
@@ -45,13 +45,19 @@ def _normalize_path(path: str) -> str:
     return out
 
 
+def _uri_encode(text: str) -> str:
+    """Decode the query component as sent (%XX, any case; '+' is literal), then encode it as SigV4 does."""
+    return quote(unquote_to_bytes(text), safe="-_.~")
+
+
 def _canonical_query(query: str) -> str:
+    """The raw query string (as in the URL) in canonical form: each name and value decoded and re-encoded, sorted."""
     if not query:
         return ""
     pairs = []
     for part in query.split("&"):
         k, _, v = part.partition("=")
-        pairs.append((quote(k, safe="-_.~"), quote(v, safe="-_.~")))
+        pairs.append((_uri_encode(k), _uri_encode(v)))
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 

@@ -44,6 +44,11 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     ("$util.toJson($util.urlDecode(\"a+b%26c\"))", {}, "a b&c"),
     ("$util.toJson($util.base64Encode(\"hello\"))", {}, "aGVsbG8="),
     ("$util.toJson($util.base64Decode(\"aGVsbG8=\"))", {}, "hello"),
+    # non-strings are encoded as their Java string form, never as bytes(n) (n NUL bytes)
+    ("$util.toJson($util.base64Encode(5))", {}, "NQ=="),
+    ("$util.toJson($util.base64Encode($ctx.args.n))", {"n": 12}, "MTI="),
+    ("$util.toJson($util.base64Encode(true))", {}, "dHJ1ZQ=="),
+    ("$util.toJson($util.base64Decode($util.base64Encode(0)))", {}, "0"),
     ("$util.toJson($util.escapeJavaScript('a\"b'))", {}, 'a\\"b'),
     ("$util.toJson($util.authType())", {}, "API Key Authorization"),
     # dynamodb (AppSync docs examples)

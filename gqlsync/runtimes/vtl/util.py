@@ -288,7 +288,8 @@ class Util:
         return urllib.parse.unquote_plus(java_str(s))
 
     def base64Encode(self, s: Any) -> str:  # noqa: N802
-        data = s.encode() if isinstance(s, str) else bytes(s)
+        # A number or boolean is its Java string form ("5"), not bytes(5): five NUL bytes.
+        data = bytes(s) if isinstance(s, (bytes, bytearray)) else java_str(s).encode()
         return base64.b64encode(data).decode()
 
     def base64Decode(self, s: Any) -> str:  # noqa: N802

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -335,14 +336,17 @@ class DynamoDBDataSource:
             keys = [_wire_map(k) for k in spec["keys"]]
             found: dict[str, dict[str, Any]] = {}
             left: list[dict[str, Any]] = []
+            added: list[str] = []  # key attributes projected only to match items to keys, dropped afterwards
+            projection: tuple[str, dict[str, str]] | None = None
+            if spec.get("projection"):
+                projection, added = _projection_with_keys(spec["projection"], {n for k in keys for n in k})
             for i in range(0, len(keys), BATCH_GET_LIMIT):
                 chunk = keys[i:i + BATCH_GET_LIMIT]
                 request: dict[str, Any] = {"Keys": chunk, "ConsistentRead": bool(spec.get("consistentRead"))}
-                if spec.get("projection"):
-                    pexpr = _Expr()
-                    request["ProjectionExpression"] = pexpr.add(spec["projection"], "projection")
-                    if pexpr.names:
-                        request["ExpressionAttributeNames"] = pexpr.names
+                if projection:
+                    request["ProjectionExpression"] = projection[0]
+                    if projection[1]:
+                        request["ExpressionAttributeNames"] = projection[1]
                 pending = {table: request}
                 for attempt in range(UNPROCESSED_RETRIES + 1):
                     out = await client.batch_get_item(RequestItems=pending)
@@ -355,6 +359,9 @@ class DynamoDBDataSource:
                         await asyncio.sleep(0.05 * 2 ** attempt)
                 if pending:
                     left.extend(pending.get(table, {}).get("Keys", []))
+            for item in found.values():
+                for name in added:
+                    item.pop(name, None)
             data[table] = [plain_item(found.get(_key_id(k, k))) for k in keys]
             unprocessed[table] = [plain_item(k) for k in left]
         return {"data": data, "unprocessedKeys": unprocessed}
@@ -469,6 +476,27 @@ def _tables(req: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(tables, dict) or not tables:
         raise ResolverError("Batch operations need a non-empty 'tables' object", "MappingTemplate")
     return tables
+
+
+def _projection_with_keys(doc: Any, key_names: set[str]) -> tuple[tuple[str, dict[str, str]], list[str]]:
+    """A BatchGetItem projection that also fetches the key attributes (each through its own #gqlsyncK name), so
+    returned items can be matched to the requested keys; and the key attributes the user's projection left out."""
+    expr = _Expr()
+    text = expr.add(doc, "projection") or ""
+    names = dict(expr.names)
+    projected = set()
+    for path in text.split(","):
+        top = re.split(r"[.\[]", path.strip(), maxsplit=1)[0].strip()
+        projected.add(names.get(top, top) if top.startswith("#") else top)
+    added = sorted(key_names - projected)
+    extra = []
+    n = 0
+    for attr in added:
+        while f"#gqlsyncK{n}" in names:
+            n += 1
+        names[f"#gqlsyncK{n}"] = attr
+        extra.append(f"#gqlsyncK{n}")
+    return (", ".join([text, *extra]) if extra else text, names), added
 
 
 def _key_id(item: dict[str, Any], key: dict[str, Any]) -> str:

@@ -194,6 +194,26 @@ async def test_batch_get_put_delete_across_tables(env: Env) -> None:
     assert sorted(i["id"] for i in left["items"]) == sorted(f"b{i}" for i in range(26, 30))
 
 
+async def test_batch_get_projection_without_keys_returns_only_the_projection(env: Env) -> None:
+    await seed(env)
+    await env({"operation": "BatchPutItem", "tables": {env.authors: [{"id": S("ann"), "name": S("Ann"), "age": N(3)}]}})
+    keys = [{"author": S("ann"), "id": S("p0")}, {"author": S("ann"), "id": S("nope")}, {"author": S("bob"), "id": S("p1")}]
+    got = await env({"operation": "BatchGetItem", "tables": {
+        env.posts: {"keys": keys, "consistentRead": True,
+                    "projection": {"expression": "title, #v", "expressionNames": {"#v": "votes"}}},
+        # the user's own names may look like the ones added for the keys
+        env.authors: {"keys": [{"id": S("zed")}, {"id": S("ann")}], "consistentRead": True,
+                      "projection": {"expression": "#gqlsyncK0", "expressionNames": {"#gqlsyncK0": "name"}}}}})
+    assert got["data"][env.posts] == [{"title": "Title 0", "votes": 0}, None, {"title": "Title 1", "votes": 1}]
+    assert got["data"][env.authors] == [None, {"name": "Ann"}]
+    # a key attribute the projection names (literally or through a name) stays; nested paths are kept as projected
+    got = await env({"operation": "BatchGetItem", "tables": {env.posts: {
+        "keys": keys, "consistentRead": True,
+        "projection": {"expression": "#i, meta.x, tags", "expressionNames": {"#i": "id"}}}}})
+    assert got["data"][env.posts] == [{"id": "p0", "meta": {"x": 1.5}, "tags": ["a", "t0"]}, None,
+                                      {"id": "p1", "meta": {"x": 1.5}, "tags": ["a", "t1"]}]
+
+
 async def test_transact_get_and_write(env: Env) -> None:
     w = await env({"operation": "TransactWriteItems", "transactItems": [
         {"table": env.posts, "operation": "PutItem", "key": {"author": S("t"), "id": S("1")},

@@ -1,15 +1,25 @@
-"""The `gqlsync` command: dev (embedded backends), serve, validate."""
+"""The `gqlsync` command: dev (embedded backends), serve, validate, import-cfn."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from gqlsync.app import AppError, load_app
+from gqlsync.app import AppError, Problem, load_app
+from gqlsync.app.loader import MANIFEST_NAMES
+
+if TYPE_CHECKING:
+    from graphql import GraphQLSchema
+
+    from gqlsync.app import App
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="gqlsync: an AppSync-class GraphQL server. Serve an app folder (gqlsync.yaml).")
@@ -130,15 +140,31 @@ def serve(
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 
-@cli.command()
-def validate(app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")]) -> None:
-    """Check an app (manifest, schema, resolvers, templates) without serving it."""
+class _CompiledApi(Protocol):
+    """What the commands read of the API `build_api` compiles."""
+
+    @property
+    def schema(self) -> GraphQLSchema: ...
+
+
+def _check_app(app_dir: Path) -> tuple[App, _CompiledApi]:
+    """Every check an app must pass to be served: `validate` runs it, and `import-cfn` on what it wrote.
+
+    Loads the app (manifest, schema, files) and compiles its API (resolvers against the schema, mapping
+    code, data sources); raises AppError listing every problem. Connects to nothing.
+    """
     from gqlsync.datasources import ClientProvider
     from gqlsync.engine.api import build_api
 
+    app = load_app(app_dir)
+    return app, build_api(app, ClientProvider())
+
+
+@cli.command()
+def validate(app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")]) -> None:
+    """Check an app (manifest, schema, resolvers, templates) without serving it."""
     try:
-        app = load_app(app_dir)
-        api = build_api(app, ClientProvider())
+        app, api = _check_app(app_dir)
     except AppError as exc:
         _report(exc)
         raise typer.Exit(2) from None
@@ -146,29 +172,124 @@ def validate(app_dir: Annotated[Path, typer.Argument(help="The app folder (with 
               f"{len(app.data_sources)} data sources, {len(api.schema.type_map)} types")
 
 
+def _parameters(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep or not name:
+            err.print(f"[red]--parameter takes NAME=VALUE, got {v!r}[/]", highlight=False)
+            raise typer.Exit(2)
+        out[name] = value
+    return out
+
+
+def _replaceable(out: Path) -> str | None:
+    """Why `out` must not be replaced by an imported app, or None when it may be."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        return f"--out {out} is a file, not an app folder"
+    target = out.resolve()
+    if target == Path.cwd().resolve() or target in Path.cwd().resolve().parents:
+        return f"--out {out} is the current folder or one of its parents; give the app folder itself"
+    if any(out.iterdir()) and not any((out / n).is_file() for n in MANIFEST_NAMES):
+        return f"--out {out} is a folder with files but no {MANIFEST_NAMES[0]}: not replacing it"
+    return None
+
+
+def _move_into_place(built: Path, out: Path) -> None:
+    """Replace `out` by `built` (same folder, so both are renames), keeping the old app's `.gqlsync/` state
+    (embedded DynamoDB data, local TLS certificate), which no template describes."""
+    if not out.exists():
+        built.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.replaced-", dir=out.parent))
+    old.rmdir()
+    out.rename(old)
+    state = old / ".gqlsync"
+    try:
+        if state.is_dir():
+            state.rename(built / ".gqlsync")
+        built.rename(out)
+    except OSError:
+        if (built / ".gqlsync").is_dir() and not state.exists():
+            (built / ".gqlsync").rename(state)
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _relative_to(problem: Problem, root: Path) -> Problem:
+    """`problem` with its file named inside the app folder (the generated folder is gone once reported)."""
+    try:
+        rel = Path(problem.file).resolve().relative_to(root.resolve())
+    except ValueError:
+        return problem
+    return Problem(str(rel), problem.line, problem.message, problem.column)
+
+
 @cli.command("import-cfn")
 def import_cfn(
     templates: Annotated[list[Path], typer.Argument(help="CloudFormation templates (root and nested stacks).")],
-    out: Annotated[Path, typer.Option(help="The app folder to write.")],
+    out: Annotated[Path, typer.Option(help="The app folder to write (replaced only once the import validates).")],
     assets: Annotated[Path | None, typer.Option(
         help="Where the templates' S3 assets (mapping templates, schema) are, by S3 key or file name.")] = None,
     api_key: Annotated[str | None, typer.Option(help="API key to put in the app (default: a new one).")] = None,
+    parameter: Annotated[list[str] | None, typer.Option(
+        help="NAME=VALUE: the value of `Ref NAME` (a stack parameter, or a resource known only once deployed, "
+             "e.g. a Cognito user pool's id). Repeatable.")] = None,
 ) -> None:
-    """Import an AppSync API (AWS::AppSync::*, AWS::DynamoDB::Table) from CloudFormation into an app folder."""
+    """Import an AppSync API (AWS::AppSync::*, AWS::DynamoDB::Table) from CloudFormation into an app folder.
+
+    The app is written to a temporary folder next to --out and checked as `gqlsync validate` checks it;
+    only an app that passes replaces --out. Otherwise the problems are listed, nothing is written and the
+    exit status is 2.
+    """
     import secrets
 
     from gqlsync.app.cloudformation import import_cloudformation
 
+    overrides = _parameters(parameter or [])
+    refusal = _replaceable(out)
+    if refusal:
+        err.print(f"[red]{escape(refusal)}[/]", highlight=False)
+        raise typer.Exit(2)
     key = api_key or "da2-" + secrets.token_hex(13)
+    dest = out.resolve()  # the real folder (through a symlink, `..`), so the temporary one is its sibling
+    parent = dest.parent
+    created = [d for d in (parent, *parent.parents) if not d.exists()]
+    parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.import-", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)  # mkdtemp's 0700 would become the app folder's mode
     try:
-        result = import_cloudformation(list(templates), assets or templates[0].parent, out, api_key=key)
-    except AppError as exc:
-        _report(exc)
-        raise typer.Exit(2) from None
+        try:
+            result = import_cloudformation(list(templates), assets or templates[0].parent, work, api_key=key,
+                                           name=dest.name, parameters=overrides)
+            app, api = _check_app(work)
+        except AppError as exc:
+            err.print("[bold red]import-cfn: the templates do not give a servable app; nothing was written to "
+                      f"{escape(str(out))}[/]", highlight=False)
+            _report(AppError([_relative_to(p, work) for p in exc.problems]))
+            raise typer.Exit(2) from None
+        _move_into_place(work, dest)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+            for d in created:  # folders made for --out's parent, deepest first
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break
+    for note in result.notes:
+        err.print(f"[cyan]note[/] {note}", highlight=False)
     for note in result.skipped:
         err.print(f"[yellow]skipped[/] {note}", highlight=False)
-    err.print(f"[green]wrote[/] {out}: {result.resolvers} resolvers, {result.functions} functions, "
-              f"{result.data_sources} data sources, {result.tables} tables (API key {key})")
+    err.print(f"[green]wrote[/] {escape(str(out))}: {result.resolvers} resolvers, {result.functions} functions, "
+              f"{result.data_sources} data sources, {result.tables} tables; validated "
+              f"({len(api.schema.type_map)} types, auth {', '.join(app.auth.modes)})"
+              + (f" (API key {result.api_key})" if result.api_key else ""), highlight=False)
 
 
 def main() -> None:

@@ -4,7 +4,20 @@ Reads one or more synthesized templates (a root stack and its nested stacks, as 
 write them), resolves the intrinsic functions it needs (Ref, Fn::GetAtt, Fn::Join, Fn::Sub,
 Fn::If on conditions it cannot know: the first branch), copies mapping templates that live in S3
 from a local assets folder, and writes `gqlsync.yaml`, the schema and the templates. The result
-is an ordinary app folder: `gqlsync validate` / `dev` load it like any other.
+is an ordinary app folder: `gqlsync validate` / `dev` load it like any other (`gqlsync import-cfn`
+runs those checks on it before it replaces anything).
+
+Nothing is dropped silently: what cannot be carried over is either a problem (the import fails) or
+listed in `ImportResult.skipped`; what the import fills in is listed in `ImportResult.notes`.
+
+- Auth: API_KEY, AMAZON_COGNITO_USER_POOLS (UserPoolConfig) and OPENID_CONNECT (OpenIDConnectConfig)
+  map onto gqlsync's modes. AWS_IAM needs credentials and AWS_LAMBDA a local handler, neither of which
+  a template holds: as the default mode they fail the import, as an additional mode they are skipped.
+- Missing response mapping templates: AppSync's API reference makes request and response templates
+  optional only for Lambda data sources ("For all other data sources, VTL request and response mapping
+  templates are required"); the only default it documents is the direct-Lambda one (raise `$ctx.error`,
+  else `$util.toJson($ctx.result)`). A unit resolver or function on another data source without a
+  response template gets that same template, written into the app and listed in `notes`.
 """
 
 from __future__ import annotations
@@ -21,6 +34,17 @@ import yaml
 from gqlsync.app.errors import AppError, Problem
 
 _NO_VALUE = object()
+
+#: The response template written for a resolver or function that has none: AppSync's documented
+#: direct-Lambda default (2018-05-29): raise the data source's error, else return its result as is.
+DEFAULT_RESPONSE_TEMPLATE = (
+    "#if($ctx.error)\n"
+    "  $util.error($ctx.error.message, $ctx.error.type, $ctx.result)\n"
+    "#end\n"
+    "$util.toJson($ctx.result)\n"
+)
+#: A Cognito user pool id: REGION_ID (e.g. us-east-1_AbCdEf123); anything else is an unresolved placeholder.
+_USER_POOL_ID = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d)_[0-9A-Za-z]+$")
 
 
 @dataclass
@@ -41,12 +65,19 @@ class ImportResult:
     data_sources: int
     tables: int
     skipped: list[str] = field(default_factory=list)
+    #: What the import filled in or adjusted (default templates, a region taken from the pool id, ...).
+    notes: list[str] = field(default_factory=list)
+    #: The API key written into the app, or None when no auth mode is API_KEY.
+    api_key: str | None = None
 
 
 class _Stacks:
     """All resources of the given templates, with a resolver for the intrinsic functions."""
 
-    def __init__(self, templates: dict[str, dict[str, Any]], api_id: str, region: str, env: str) -> None:
+    def __init__(self, templates: dict[str, dict[str, Any]], api_id: str, region: str, env: str,
+                 overrides: dict[str, str] | None = None) -> None:
+        #: Values given for `Ref NAME` (a parameter or a resource's logical id), e.g. a deployed user pool's id.
+        self.overrides = dict(overrides or {})
         self.resources: dict[str, _Resource] = {}
         self.parameters: dict[str, dict[str, Any]] = {}
         for name, tpl in templates.items():
@@ -93,6 +124,8 @@ class _Stacks:
         return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not _NO_VALUE}
 
     def _ref(self, name: str) -> Any:
+        if name in self.overrides:
+            return self.overrides[name]
         pseudo = {"AWS::Region": self.region, "AWS::AccountId": "000000000000", "AWS::StackName": "gqlsync",
                   "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws", "AWS::NoValue": _NO_VALUE}
         if name in pseudo:
@@ -132,6 +165,20 @@ class _Stacks:
 
 
 def _load_template(path: Path) -> dict[str, Any]:
+    try:
+        return _parse_template(path)
+    except json.JSONDecodeError as exc:
+        raise AppError([Problem(str(path), exc.lineno, f"JSON syntax error: {exc.msg}", exc.colno)]) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise AppError([Problem(str(path), mark.line + 1 if mark else None,
+                                f"YAML syntax error: {getattr(exc, 'problem', None) or exc}",
+                                mark.column + 1 if mark else None)]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AppError([Problem(str(path), None, f"cannot read the template: {exc}")]) from None
+
+
+def _parse_template(path: Path) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         data = json.loads(text)
@@ -173,15 +220,146 @@ def _asset_path(assets: Path, url: str) -> Path | None:
     return None
 
 
+class _Auth:
+    """Maps AWS::AppSync::GraphQLApi's auth settings onto gqlsync's `auth:` (collecting problems and notes)."""
+
+    def __init__(self, stacks: _Stacks, problems: list[Problem], skipped: list[str], notes: list[str]) -> None:
+        self.stacks = stacks
+        self.problems = problems
+        self.skipped = skipped
+        self.notes = notes
+
+    def manifest(self, api_key: str) -> tuple[dict[str, Any], str | None]:
+        """The `auth:` section, and the API key it lists (None when no mode is API_KEY)."""
+        apis = self.stacks.of_type("AWS::AppSync::GraphQLApi")
+        if not apis:
+            self.notes.append("auth: the templates have no AWS::AppSync::GraphQLApi, so the app uses API_KEY")
+            return {"default": {"mode": "API_KEY"}, "apiKeys": [{"id": api_key}]}, api_key
+        if len(apis) > 1:
+            names = ", ".join(a.logical_id for a in apis)
+            self.problems.append(Problem(apis[1].template, None, f"the templates define {len(apis)} GraphQL APIs "
+                                         f"({names}); import the templates of one API at a time"))
+        api = apis[0]
+        raw = api.props
+        default = self.provider(api, raw, self.stacks.resolve(raw), "default mode", is_default=True)
+        additional = []
+        for i, spec in enumerate(raw.get("AdditionalAuthenticationProviders") or []):
+            mode = self.provider(api, spec, self.stacks.resolve(spec), f"additional mode {i + 1}", is_default=False)
+            if mode is not None:
+                additional.append(mode)
+        auth: dict[str, Any] = {"default": default or {"mode": "API_KEY"}}
+        if additional:
+            auth["additional"] = additional
+        modes = {m["mode"] for m in (auth["default"], *additional)}
+        if "API_KEY" not in modes:
+            return auth, None
+        auth["apiKeys"] = [{"id": api_key}]
+        return auth, api_key
+
+    def fail(self, api: _Resource, what: str, message: str) -> None:
+        self.problems.append(Problem(api.template, None, f"{api.logical_id} (AWS::AppSync::GraphQLApi) {what}: "
+                                     f"{message}"))
+
+    def unresolved(self, raw: Any, value: Any, example: str) -> str:
+        """Why `value` (from the template expression `raw`) is not usable, and how to give the real one."""
+        name = raw.get("Ref") if isinstance(raw, dict) and isinstance(raw.get("Ref"), str) else "NAME"
+        return (f"{json.dumps(raw)} resolves to {value!r}, a value known only once the stack is deployed; "
+                f"give it with `--parameter {name}={example}`")
+
+    def provider(self, api: _Resource, raw: dict[str, Any], spec: dict[str, Any], what: str,
+                 *, is_default: bool) -> dict[str, Any] | None:
+        mode = spec.get("AuthenticationType")
+        what = f"{what} {mode}"
+        if mode == "API_KEY":
+            return {"mode": mode}
+        if mode == "AMAZON_COGNITO_USER_POOLS":
+            return self.cognito(api, raw.get("UserPoolConfig") or {}, spec.get("UserPoolConfig") or {}, what,
+                                is_default)
+        if mode == "OPENID_CONNECT":
+            return self.oidc(api, raw.get("OpenIDConnectConfig") or {}, spec.get("OpenIDConnectConfig") or {}, what)
+        if mode == "AWS_IAM":
+            reason = ("gqlsync checks SigV4 signatures against credentials listed in the app "
+                      "(config.credentials: accessKeyId, secretAccessKey, accountId), which a template does not hold")
+        elif mode == "AWS_LAMBDA":
+            uri = (spec.get("LambdaAuthorizerConfig") or {}).get("AuthorizerUri")
+            reason = (f"the authorizer is the deployed function {uri}, and gqlsync runs Lambda authorizers only from "
+                      "a Python handler in the app folder (config.handler)")
+        else:
+            self.fail(api, what, "no AuthenticationType" if mode is None else "not an AppSync authentication type")
+            return None
+        if is_default:
+            self.fail(api, what, f"cannot be imported: {reason}. Write this mode's `auth:` into gqlsync.yaml by hand")
+        else:
+            self.skipped.append(f"auth {what}: {reason}; callers using it are refused until you add it to "
+                                "gqlsync.yaml")
+        return None
+
+    def cognito(self, api: _Resource, raw: dict[str, Any], pool: dict[str, Any], what: str,
+                is_default: bool) -> dict[str, Any] | None:
+        pool_id = pool.get("UserPoolId")
+        if pool_id is None:
+            self.fail(api, what, "no UserPoolConfig.UserPoolId")
+            return None
+        m = _USER_POOL_ID.match(str(pool_id))
+        if m is None:
+            self.fail(api, what, "UserPoolConfig.UserPoolId " +
+                      self.unresolved(raw.get("UserPoolId"), pool_id, "us-east-1_AbCdEf123"))
+            return None
+        region = m.group(1)  # a pool id starts with its region; it is what the issuer URL needs
+        given = pool.get("AwsRegion")
+        if given and str(given) != region:
+            self.notes.append(f"auth {what}: UserPoolConfig.AwsRegion resolves to {given!r} but user pool {pool_id} "
+                              f"is in {region}; using {region}")
+        config: dict[str, Any] = {"userPoolId": str(pool_id), "awsRegion": region}
+        if pool.get("AppIdClientRegex"):
+            config["appIdClientRegex"] = str(pool["AppIdClientRegex"])
+        if is_default:  # additional Cognito providers have no DefaultAction in AppSync
+            config["defaultAction"] = str(pool.get("DefaultAction") or "ALLOW").upper()
+        return {"mode": "AMAZON_COGNITO_USER_POOLS", "config": config}
+
+    def oidc(self, api: _Resource, raw: dict[str, Any], cfg: dict[str, Any], what: str) -> dict[str, Any] | None:
+        issuer = cfg.get("Issuer")
+        if issuer is None:
+            self.fail(api, what, "no OpenIDConnectConfig.Issuer")
+            return None
+        if not re.match(r"^https?://", str(issuer)):
+            self.fail(api, what, "OpenIDConnectConfig.Issuer " +
+                      self.unresolved(raw.get("Issuer"), issuer, "https://issuer.example.com"))
+            return None
+        config: dict[str, Any] = {"issuer": str(issuer)}
+        if cfg.get("ClientId"):
+            config["clientId"] = str(cfg["ClientId"])
+        for cfn_key, ours in (("IatTTL", "iatTTL"), ("AuthTTL", "authTTL")):
+            if cfg.get(cfn_key) is not None:
+                try:
+                    config[ours] = int(cfg[cfn_key])  # milliseconds in AppSync and in gqlsync
+                except (TypeError, ValueError):
+                    self.fail(api, what, f"OpenIDConnectConfig.{cfn_key} is {cfg[cfn_key]!r}, not milliseconds")
+        return {"mode": "OPENID_CONNECT", "config": config}
+
+
 def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *, api_key: str,
-                         name: str | None = None, region: str = "us-east-1", env: str = "NONE") -> ImportResult:
-    """Write an app folder at `out` from the templates; raises AppError listing what cannot be imported."""
+                         name: str | None = None, region: str = "us-east-1", env: str = "NONE",
+                         parameters: dict[str, str] | None = None) -> ImportResult:
+    """Write an app folder at `out` from the templates; raises AppError listing what cannot be imported.
+
+    `parameters` gives values for `Ref NAME` (stack parameters, or resources such as a user pool whose ids
+    exist only once deployed). The result is not checked against the engine here (that is `gqlsync
+    validate`'s job, which `gqlsync import-cfn` runs on it before moving it into place).
+    """
     templates = {str(p): _load_template(p) for p in template_paths}
-    stacks = _Stacks(templates, api_id="local", region=region, env=env)
+    stacks = _Stacks(templates, api_id="local", region=region, env=env, overrides=parameters)
     problems: list[Problem] = []
     skipped: list[str] = []
+    notes: list[str] = []
     out.mkdir(parents=True, exist_ok=True)
     (out / "templates").mkdir(exist_ok=True)
+
+    def default_response(what: str, filename: str) -> str:
+        (out / "templates" / filename).write_text(DEFAULT_RESPONSE_TEMPLATE, encoding="utf-8")
+        notes.append(f"{what}: no response mapping template; wrote templates/{filename} (raises $ctx.error, "
+                     "else returns $ctx.result)")
+        return f"templates/{filename}"
 
     def code(res: _Resource, kind: str, filename: str) -> str | None:
         inline = res.props.get(f"{kind}MappingTemplate")
@@ -215,13 +393,7 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
         shutil.copyfile(src, out / "schema.graphql")
 
     # Auth
-    apis = stacks.of_type("AWS::AppSync::GraphQLApi")
-    api_props = apis[0].props if apis else {}
-    default_mode = api_props.get("AuthenticationType", "API_KEY")
-    additional = [{"mode": p.get("AuthenticationType")} for p in api_props.get("AdditionalAuthenticationProviders", [])]
-    auth: dict[str, Any] = {"default": {"mode": default_mode}, "apiKeys": [{"id": api_key}]}
-    if additional:
-        auth["additional"] = additional
+    auth, used_key = _Auth(stacks, problems, skipped, notes).manifest(api_key)
 
     # Data sources
     data_sources: dict[str, Any] = {}
@@ -237,10 +409,14 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
         elif ds_type == "HTTP":
             entry["config"] = {"endpoint": (p.get("HttpConfig") or {}).get("Endpoint")}
         elif ds_type == "AWS_LAMBDA":
-            entry["config"] = {"functionArn": (p.get("LambdaConfig") or {}).get("LambdaFunctionArn")}
+            arn = (p.get("LambdaConfig") or {}).get("LambdaFunctionArn")
+            entry["config"] = {"functionArn": arn}
+            notes.append(f"data source {p['Name']}: the deployed function {arn} is not run locally; its resolvers "
+                         "answer with an error until config.handler names a Python handler in the app folder")
         elif ds_type in ("AMAZON_OPENSEARCH_SERVICE", "AMAZON_ELASTICSEARCH"):
             cfg = p.get("OpenSearchServiceConfig") or p.get("ElasticsearchConfig") or {}
             entry["config"] = {"endpoint": cfg.get("Endpoint")}
+            notes.append(f"data source {p['Name']}: {ds_type} is not supported yet; its resolvers answer with an error")
         data_sources[p["Name"]] = entry
 
     # Functions
@@ -258,8 +434,7 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
             if path:
                 spec[kind.lower()] = path
         if "response" not in spec:
-            (out / "templates" / f"fn.{fname}.res.vtl").write_text("$util.toJson($ctx.result)", encoding="utf-8")
-            spec["response"] = f"templates/fn.{fname}.res.vtl"
+            spec["response"] = default_response(f"function {fname}", f"fn.{fname}.res.vtl")
         functions[fname] = spec
 
     # Resolvers
@@ -282,6 +457,10 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
             path = code(res, kind, f"{coord}.{suffix}.vtl")
             if path:
                 spec[kind.lower()] = path
+        ds_type = (data_sources.get(spec.get("dataSource", "")) or {}).get("type")
+        if "response" not in spec and "dataSource" in spec and ds_type not in (None, "AWS_LAMBDA"):
+            # a direct Lambda resolver needs no templates; any other unit resolver gets the default
+            spec["response"] = default_response(f"resolver {coord}", f"{coord}.res.vtl")
         resolvers.append(spec)
 
     # Tables
@@ -323,4 +502,5 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
     header = "# Imported from CloudFormation by `gqlsync import-cfn`.\n"
     (out / "gqlsync.yaml").write_text(header + yaml.safe_dump(manifest, sort_keys=False, width=120),
                                       encoding="utf-8")
-    return ImportResult(out, len(resolvers), len(functions), len(data_sources), len(tables), skipped)
+    return ImportResult(out, len(resolvers), len(functions), len(data_sources), len(tables), skipped, notes,
+                        used_key)

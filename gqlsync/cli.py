@@ -7,19 +7,18 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gqlsync.app import AppError, Problem, load_app
+from gqlsync.app import AppError, Problem
 from gqlsync.app.loader import MANIFEST_NAMES
 
 if TYPE_CHECKING:
-    from graphql import GraphQLSchema
-
     from gqlsync.app import App
+    from gqlsync.engine.api import ApiVersion
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="gqlsync: an AppSync-class GraphQL server. Serve an app folder (gqlsync.yaml).")
@@ -140,24 +139,16 @@ def serve(
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 
-class _CompiledApi(Protocol):
-    """What the commands read of the API `build_api` compiles."""
-
-    @property
-    def schema(self) -> GraphQLSchema: ...
-
-
-def _check_app(app_dir: Path) -> tuple[App, _CompiledApi]:
+def _check_app(app_dir: Path) -> tuple[App, ApiVersion]:
     """Every check an app must pass to be served: `validate` runs it, and `import-cfn` on what it wrote.
 
-    Loads the app (manifest, schema, files) and compiles its API (resolvers against the schema, mapping
-    code, data sources); raises AppError listing every problem. Connects to nothing.
+    Loads the app (manifest, schema, files) and builds a version of it (resolvers against the schema,
+    mapping code, data-source and auth config); raises AppError listing every problem. Connects to nothing.
     """
-    from gqlsync.datasources import ClientProvider
-    from gqlsync.engine.api import build_api
+    from gqlsync.server import check_app
 
-    app = load_app(app_dir)
-    return app, build_api(app, ClientProvider())
+    api = check_app(app_dir).api
+    return api.app, api
 
 
 @cli.command()

@@ -121,7 +121,9 @@ class _Builder:
         auth = self.auth()
         data_sources = {
             name: DataSourceConfig(name, spec["type"], dict(spec.get("config") or {}),
-                                   self.doc.line_of(("dataSources", name)))
+                                   self.doc.line_of(("dataSources", name)),
+                                   {key: self.doc.line_of(("dataSources", name, *key.split(".")))
+                                    for key in ("type", *(f"config.{k}" for k in spec.get("config") or {}))})
             for name, spec in (d.get("dataSources") or {}).items()
         }
         functions = self.functions(data_sources)
@@ -162,22 +164,13 @@ class _Builder:
                 except ValueError:
                     self.problem(("auth", "apiKeys", i, "expires"), f"not an ISO-8601 date-time: {k['expires']}")
             keys.append(ApiKey(k["id"], expires, k.get("description", "")))
-        additional = tuple(AuthProvider(a["mode"], dict(a.get("config") or {}))
-                           for a in spec.get("additional") or [])
-        cfg = AuthConfig(AuthProvider(default["mode"], dict(default.get("config") or {})), additional, tuple(keys))
-        if "API_KEY" in cfg.modes and not keys:
-            self.problem(("auth",), "API_KEY auth is enabled but auth.apiKeys lists no key")
-        for i, p in enumerate((cfg.default, *cfg.additional)):
-            where = ("auth", "default") if i == 0 else ("auth", "additional", i - 1)
-            if p.mode == "AMAZON_COGNITO_USER_POOLS" and not (p.config.get("userPoolId") or p.config.get("issuer")):
-                self.problem(where, "AMAZON_COGNITO_USER_POOLS needs config.userPoolId (or issuer)")
-            if p.mode == "OPENID_CONNECT" and not p.config.get("issuer"):
-                self.problem(where, "OPENID_CONNECT needs config.issuer")
-            if p.mode == "AWS_IAM" and not p.config.get("credentials"):
-                self.problem(where, "AWS_IAM needs config.credentials (accessKeyId, secretAccessKey, accountId)")
-            if p.mode == "AWS_LAMBDA" and not p.config.get("handler"):
-                self.problem(where, "AWS_LAMBDA needs config.handler (file.py:function in the app folder); "
-                                    "remote authorizer functions are not supported yet")
+        additional = tuple(AuthProvider(a["mode"], dict(a.get("config") or {}),
+                                        self.doc.line_of(("auth", "additional", i)))
+                           for i, a in enumerate(spec.get("additional") or []))
+        # Each mode's config is checked by the mode itself when the server is built (gqlsync.auth.modes).
+        cfg = AuthConfig(AuthProvider(default["mode"], dict(default.get("config") or {}),
+                                      self.doc.line_of(("auth", "default")) if "default" in spec else None),
+                         additional, tuple(keys), self.doc.line_of(("auth",)) if "auth" in self.data else None)
         return cfg
 
     def functions(self, data_sources: dict[str, DataSourceConfig]) -> dict[str, FunctionConfig]:
@@ -245,6 +238,9 @@ class _Builder:
                     if fn not in functions:
                         self.problem((*path, "functions", j), f"resolver {coord}: unknown function {fn!r}")
             self.check_code_fields(path, spec, runtime, f"resolver {coord}", direct_lambda)
+            if "maxBatchSize" in spec:
+                self.problem((*path, "maxBatchSize"), f"resolver {coord}: maxBatchSize (batched Lambda invocation) "
+                                                      "is not supported yet; remove it")
             out.append(ResolverConfig(
                 type_name=spec["type"], field_name=spec["field"], kind=kind, runtime=runtime,
                 data_source=ds,
@@ -252,7 +248,6 @@ class _Builder:
                 response=self.code((*path, "response"), spec.get("response")),
                 functions=tuple(spec.get("functions") or ()),
                 code=self.code((*path, "code"), spec.get("code")),
-                max_batch_size=int(spec.get("maxBatchSize", 0)),
                 line=self.doc.line_of(path)))
         return tuple(out)
 

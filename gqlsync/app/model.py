@@ -40,6 +40,7 @@ class AuthProvider:
 
     mode: AuthMode
     config: dict[str, Any] = field(default_factory=dict)
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class AuthConfig:
     default: AuthProvider
     additional: tuple[AuthProvider, ...] = ()
     api_keys: tuple[ApiKey, ...] = ()
+    line: int | None = None
 
     @property
     def modes(self) -> tuple[AuthMode, ...]:
@@ -63,6 +65,11 @@ class DataSourceConfig:
     type: DataSourceType
     config: dict[str, Any] = field(default_factory=dict)
     line: int | None = None
+    #: Manifest line of `type` and of each `config.<key>`, so a refused key is reported where it is written.
+    key_lines: dict[str, int | None] = field(default_factory=dict)
+
+    def line_of(self, key: str | None) -> int | None:
+        return self.key_lines.get(key or "", self.line) or self.line
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,6 @@ class ResolverConfig:
     response: CodeFile | None
     functions: tuple[str, ...] = ()
     code: CodeFile | None = None
-    max_batch_size: int = 0
     line: int | None = None
 
     @property

@@ -1,5 +1,6 @@
 """Authentication and authorization: who is calling (from headers and config, never Starlette objects)."""
 
-from gqlsync.auth.base import Authenticator, AuthFailure, AuthResult, RequestFacts
+from gqlsync.auth.authenticator import Authenticator
+from gqlsync.auth.base import AUTH_MODES, AuthFailure, AuthResult, RequestFacts
 
-__all__ = ["AuthFailure", "AuthResult", "Authenticator", "RequestFacts"]
+__all__ = ["AUTH_MODES", "AuthFailure", "AuthResult", "Authenticator", "RequestFacts"]

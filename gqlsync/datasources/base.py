@@ -1,43 +1,89 @@
-"""The data-source interface and the factory that builds one from its config."""
+"""The data-source interface, the call context each invoke receives, and the registry of data-source types."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from gqlsync.app.model import DataSourceConfig
+from gqlsync.app.model import DataSourceConfig, FunctionConfig, ResolverConfig
 from gqlsync.datasources.clients import ClientProvider
+from gqlsync.registry import Registry, UnknownKind
+from gqlsync.request import RequestScope
+from gqlsync.typed_config import ConfigError, parse_config
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """What a data source knows of the call it serves: the resolver (or pipeline function) making it, with its
+    config (sync config, caching keys, ... as those features land), and the request it belongs to."""
+
+    where: str
+    config: ResolverConfig | FunctionConfig | None
+    scope: RequestScope
+
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        return self.scope.identity
 
 
 class DataSource(Protocol):
-    """Takes exactly the request documents AppSync defines for its type; never sees GraphQL."""
+    """Takes exactly the request documents AppSync defines for its type; never sees GraphQL.
+
+    The server calls `start()` before the first request and `close()` at shutdown.
+    """
 
     name: str
     type: str
 
-    async def invoke(self, request: dict[str, Any]) -> Any:
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         """Run one request document; raises DataSourceError (or ResolverError for a bad document)."""
         ...
 
 
-def build_data_source(config: DataSourceConfig, clients: ClientProvider, root: Path | None = None) -> DataSource:
-    """Raises ValueError for config that cannot work (e.g. a Lambda handler that does not load)."""
-    if config.type == "AMAZON_DYNAMODB":
-        from gqlsync.datasources.dynamodb import DynamoDBDataSource
+@dataclass(frozen=True)
+class DataSourceEnv:
+    """What a data source may use besides its own config: the shared clients and the app folder."""
 
-        return DynamoDBDataSource(config, clients)
-    if config.type == "NONE":
-        from gqlsync.datasources.none import NoneDataSource
+    clients: ClientProvider
+    root: Path
 
-        return NoneDataSource(config)
-    if config.type == "AWS_LAMBDA":
-        from gqlsync.datasources.lambda_ import LambdaDataSource
 
-        return LambdaDataSource(config, root or Path("."))
-    if config.type == "HTTP":
-        from gqlsync.datasources.http import HttpDataSource
+class DataSourceType(Protocol):
+    """A registered type: `config_type` is the frozen dataclass its `config:` is read into (every key checked);
+    calling the type builds the data source, raising ValueError for config that cannot work."""
 
-        return HttpDataSource(config, clients)
-    from gqlsync.datasources.unavailable import UnavailableDataSource
+    config_type: type[Any]
 
-    return UnavailableDataSource(config)
+    def __call__(self, name: str, config: Any, env: DataSourceEnv) -> DataSource: ...
+
+
+#: Data-source types by AppSync's name; each module of gqlsync.datasources registers its types.
+DATA_SOURCES: Registry[DataSourceType] = Registry("data source type", "gqlsync.datasources")
+
+#: Keys AppSync has that this gqlsync does not serve yet: refused at load, never accepted and ignored.
+REFUSED_KEYS: Mapping[str, str] = {
+    "versioned": "versioned data sources (Delta Sync) are not supported yet",
+    "deltaSyncConfig": "Delta Sync is not supported yet",
+}
+
+
+def build_data_source(config: DataSourceConfig, env: DataSourceEnv) -> DataSource:
+    """Raises ConfigError naming the key at fault: an unknown type, a config key that is wrong or unsupported,
+    a handler that does not load."""
+    try:
+        kind = DATA_SOURCES.get(config.type)
+    except UnknownKind as exc:
+        raise ConfigError([("type", f"type: {exc}")]) from None
+    typed = parse_config(kind.config_type, config.config, "config", REFUSED_KEYS)
+    try:
+        return kind(config.name, typed, env)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError([(None, str(exc))]) from None

@@ -6,14 +6,16 @@ import asyncio
 import os
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aioboto3
 import httpx
 from botocore.config import Config
 
-from gqlsync.datasources.dynamodb_wire import CredentialSource, DynamoDBWireClient
 from gqlsync.sigv4 import Credentials
+
+if TYPE_CHECKING:
+    from gqlsync.datasources.dynamodb.wire import DynamoDBWireClient
 
 
 def _default_region() -> str:
@@ -60,6 +62,8 @@ class ClientProvider:
         endpoint = endpoint or self.settings.dynamodb_endpoint or f"https://dynamodb.{region}.amazonaws.com"
         client = self._dynamodb.get((endpoint, region))
         if client is None:
+            from gqlsync.datasources.dynamodb.wire import CredentialSource, DynamoDBWireClient
+
             s = self.settings
             creds = CredentialSource(Credentials("local", "local") if self._local_credentials(endpoint) else None)
             client = DynamoDBWireClient(endpoint, region, creds, max_attempts=s.max_attempts,

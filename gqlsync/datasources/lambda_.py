@@ -1,95 +1,53 @@
 """AWS_LAMBDA data source: Python handlers in the app folder, run with Lambda's event/context shapes.
 
 `config.handler: "lambdas/orders.py:handler"` loads the module once per app version and calls
-`handler(event, context)` in a worker thread (so a blocking handler never blocks the event loop), with
-a timeout. `Invoke` passes the payload; `BatchInvoke` passes the list and expects a list back of the
-same length. Remote functions (`functionArn`) are refused clearly until that path exists.
+`handler(event, context)` off the event loop with a timeout (gqlsync.lambda_runner). `Invoke` passes the
+payload; `BatchInvoke` passes the list and expects a list back of the same length. Remote functions
+(`functionArn`) load, so imported apps serve their other fields, and each call fails clearly until
+that path exists.
 """
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
-import inspect
-import time
-import uuid
-from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any
 
-from gqlsync.app.model import DataSourceConfig
+from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv
 from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.lambda_runner import LocalFunction, load_handler
 
 
-class LambdaContext:
-    """The parts of Lambda's context object handlers use."""
+@dataclass(frozen=True)
+class LambdaConfig:
+    handler: str | None = None
+    function_arn: str | None = None
+    timeout_seconds: float = 10.0
 
-    def __init__(self, name: str, timeout: float) -> None:
-        self.function_name = name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:local:000000000000:function:{name}"
-        self.memory_limit_in_mb = 128
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{name}"
-        self.log_stream_name = "gqlsync-local"
-        self._deadline = time.monotonic() + timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+    def check(self) -> None:
+        if not (self.handler or self.function_arn):
+            raise ValueError("AWS_LAMBDA needs config.handler (file.py:function in the app folder) or functionArn")
+        if self.timeout_seconds <= 0:
+            raise ValueError("config.timeoutSeconds must be positive")
 
 
-def load_handler(spec: str, root: Path) -> Callable[..., Any]:
-    """`path/to/file.py:function` relative to the app folder -> the callable (ValueError if unusable)."""
-    file, _, func = spec.partition(":")
-    path = (root / file).resolve()
-    if not func or not path.is_file():
-        raise ValueError(f"handler {spec!r}: expected an existing file and a function, like lambdas/fn.py:handler")
-    module_spec = importlib.util.spec_from_file_location(f"gqlsync_lambda_{abs(hash(path))}", path)
-    if module_spec is None or module_spec.loader is None:
-        raise ValueError(f"handler {spec!r}: cannot load {path}")
-    module: ModuleType = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    handler = getattr(module, func, None)
-    if not callable(handler):
-        raise ValueError(f"handler {spec!r}: {path.name} has no function {func!r}")
-    return handler
-
-
-class LocalFunction:
-    """One local handler with a timeout; errors come back the way Lambda reports them."""
-
-    def __init__(self, name: str, handler: Callable[..., Any], timeout: float = 10.0) -> None:
-        self.name = name
-        self.handler = handler
-        self.timeout = timeout
-        self.invocations = 0
-
-    async def invoke(self, event: Any) -> Any:
-        self.invocations += 1
-        context = LambdaContext(self.name, self.timeout)
-        try:
-            if inspect.iscoroutinefunction(self.handler):
-                return await asyncio.wait_for(self.handler(event, context), self.timeout)
-            return await asyncio.wait_for(asyncio.to_thread(self.handler, event, context), self.timeout)
-        except TimeoutError:
-            raise DataSourceError(f"Task timed out after {self.timeout:g} seconds", "Lambda:TimeoutError") from None
-        except Exception as exc:  # the handler's own error, reported like Lambda's errorType/errorMessage
-            raise DataSourceError(str(exc) or type(exc).__name__, type(exc).__name__) from None
-
-
+@DATA_SOURCES.register("AWS_LAMBDA")
 class LambdaDataSource:
     type = "AWS_LAMBDA"
+    config_type = LambdaConfig
 
-    def __init__(self, config: DataSourceConfig, root: Path) -> None:
-        self.name = config.name
-        spec = config.config.get("handler")
+    def __init__(self, name: str, config: LambdaConfig, env: DataSourceEnv) -> None:
+        self.name = name
         self.function: LocalFunction | None = None
-        if spec:
-            self.function = LocalFunction(config.name, load_handler(str(spec), root),
-                                          float(config.config.get("timeoutSeconds", 10)))
+        if config.handler:
+            self.function = LocalFunction(name, load_handler(config.handler, env.root), config.timeout_seconds)
 
-    async def invoke(self, request: dict[str, Any]) -> Any:
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         if self.function is None:
             raise DataSourceError(f"Data source {self.name}: remote Lambda functions (functionArn) are not supported "
                                   "by this gqlsync version; give config.handler", "UnsupportedDataSource")

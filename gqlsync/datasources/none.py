@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from gqlsync.app.model import DataSourceConfig
+from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv
 
 
+@dataclass(frozen=True)
+class NoneConfig:
+    """NONE takes no config."""
+
+
+@DATA_SOURCES.register("NONE")
 class NoneDataSource:
-    def __init__(self, config: DataSourceConfig) -> None:
-        self.name = config.name
-        self.type = "NONE"
+    type = "NONE"
+    config_type = NoneConfig
 
-    async def invoke(self, request: dict[str, Any]) -> Any:
+    def __init__(self, name: str, config: NoneConfig, env: DataSourceEnv) -> None:
+        self.name = name
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         return request.get("payload")

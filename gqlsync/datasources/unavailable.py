@@ -1,18 +1,45 @@
-"""A data source whose type this build does not serve yet: every call fails clearly, nothing crashes."""
+"""Data-source types not served yet (OpenSearch, Elasticsearch): every call fails clearly, nothing crashes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from gqlsync.app.model import DataSourceConfig
+from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv
 from gqlsync.errors import DataSourceError
 
 
-class UnavailableDataSource:
-    def __init__(self, config: DataSourceConfig) -> None:
-        self.name = config.name
-        self.type: str = config.type
+@dataclass(frozen=True)
+class SearchDomainConfig:
+    """The domain an AppSync OpenSearch/Elasticsearch data source names (kept so imports load)."""
 
-    async def invoke(self, request: dict[str, Any]) -> Any:
+    endpoint: str | None = None
+    region: str | None = None
+
+
+class UnavailableDataSource:
+    type: str
+    config_type = SearchDomainConfig
+
+    def __init__(self, name: str, config: SearchDomainConfig, env: DataSourceEnv) -> None:
+        self.name = name
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         raise DataSourceError(f"Data source {self.name} of type {self.type} is not supported by this gqlsync "
                               "version", "UnsupportedDataSource")
+
+
+@DATA_SOURCES.register("AMAZON_OPENSEARCH_SERVICE")
+class OpenSearchDataSource(UnavailableDataSource):
+    type = "AMAZON_OPENSEARCH_SERVICE"
+
+
+@DATA_SOURCES.register("AMAZON_ELASTICSEARCH")
+class ElasticsearchDataSource(UnavailableDataSource):
+    type = "AMAZON_ELASTICSEARCH"

@@ -1,4 +1,4 @@
-"""An executable API: one app version's schema, documents cache, data sources and bound resolvers."""
+"""An API version: one app's schema, documents cache, data sources and bound resolvers, built once, never mutated."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from graphql import execute as gql_execute
 from graphql.execution.values import get_variable_values
 
 from gqlsync.app.errors import AppError, Problem
-from gqlsync.app.model import App, CodeFile, ResolverConfig
-from gqlsync.datasources import ClientProvider, DataSource, build_data_source
+from gqlsync.app.model import App, CodeFile, FunctionConfig, ResolverConfig
+from gqlsync.datasources import ClientProvider, DataSource, DataSourceEnv, build_data_source
 from gqlsync.engine.documents import DocumentCache
 from gqlsync.engine.errors import appsync_error, format_error
 from gqlsync.engine.resolvers import FieldResolver, Invoker, Step
@@ -37,7 +37,9 @@ from gqlsync.engine.subscriptions import (
 )
 from gqlsync.errors import UnauthorizedError
 from gqlsync.observe import Metrics
+from gqlsync.registry import UnknownKind
 from gqlsync.runtimes import Compiled, RequestScope, get_runtime
+from gqlsync.typed_config import ConfigError
 
 DEFAULT_LIMITS: dict[str, Any] = {
     "maxResolverExecutions": 10_000,
@@ -60,20 +62,39 @@ class Outcome:
     error_types: list[str] = field(default_factory=list)
 
 
-class Api:
-    """Serves one app version. Build with `build_api`; execute with `execute`."""
+class ApiVersion:
+    """Serves one version of one API. Built by `build_api` with every collaborator; nothing is set afterwards.
 
-    def __init__(self, app: App, schema: GraphQLSchema, data_sources: dict[str, DataSource],
-                 limits: dict[str, Any], metrics: Metrics) -> None:
+    Requests and subscriptions keep the version they started on, so a newer version can replace it in the
+    server's registry at any moment (`gqlsync.apis.ApiRegistry`).
+    """
+
+    def __init__(self, *, api_id: str, version: str, app: App, schema: GraphQLSchema,
+                 data_sources: dict[str, DataSource], limits: dict[str, Any], metrics: Metrics,
+                 guard: FieldGuard | None = None, publisher: Publisher | None = None) -> None:
+        self.api_id = api_id
+        self.version = version
         self.app = app
         self.schema = schema
         self.data_sources = data_sources
         self.limits = limits
         self.metrics = metrics
+        self.guard = guard
+        self.publisher = publisher
         self.documents = DocumentCache(schema, int(limits["documentCacheSize"]), limits["maxDepth"])
         self.listeners = aws_subscribe_map(schema)
-        self.publisher: Publisher | None = None
-        self.guard: FieldGuard | None = None
+
+    async def start(self) -> None:
+        """Start every data source (connections, endpoints known only once the server runs)."""
+        for ds in self.data_sources.values():
+            await ds.start()
+
+    async def close(self) -> None:
+        for ds in self.data_sources.values():
+            try:
+                await ds.close()
+            except Exception:
+                log.exception("closing a data source failed", extra={"data_source": ds.name})
 
     async def execute(self, query: Any, variables: Any, operation_name: Any, scope: RequestScope) -> Outcome:
         if not isinstance(query, str) or not query.strip():
@@ -105,16 +126,18 @@ class Api:
             events = mutation_events(op, result.data, self.listeners)
             try:
                 if events:
-                    await self.publisher.publish(self.app.name, events)
+                    await self.publisher.publish(self.api_id, events)
                 if scope.invalidations:
-                    await self.publisher.invalidate(self.app.name, scope.invalidations)
+                    await self.publisher.invalidate(self.api_id, scope.invalidations)
             except Exception:
                 log.exception("publishing mutation results failed", extra={"request_id": scope.request_id})
         return self._outcome(result, scope, name, op_type)
 
-    async def subscribe(self, query: Any, variables: Any, operation_name: Any,
-                        scope: RequestScope) -> tuple[SubscriptionPlan | None, list[dict[str, Any]]]:
-        """Validate a subscription and run its resolver (if any) now, at subscribe time.
+    async def subscribe(self, query: Any, variables: Any, operation_name: Any, scope: RequestScope,
+                        may_subscribe: Callable[[str], bool] | None = None
+                        ) -> tuple[SubscriptionPlan | None, list[dict[str, Any]]]:
+        """Validate a subscription, ask `may_subscribe(field)` (the realtime stage's authorization), and run
+        the field's resolver (if any) now, at subscribe time.
 
         Returns (plan, []) or (None, AppSync-shaped errors).
         """
@@ -142,11 +165,10 @@ class Api:
             return None, [appsync_error(str(exc), "ValidationError")]
         sub_type = self.schema.subscription_type
         assert sub_type is not None
-        if self.guard is not None and not self.guard.allows("Subscription", plan.field_name, scope.auth_type,
-                                                            scope.identity):
+        if may_subscribe is not None and not may_subscribe(plan.field_name):
             return None, [appsync_error(f"Not Authorized to access {plan.field_name} on type Subscription",
                                         "Unauthorized")]
-        plan.extra["auth_mode"] = scope.auth_type
+        plan.auth_mode = scope.auth_type
         if sub_type.fields[plan.field_name].resolve is not None:
             result = gql_execute(self.schema, prepared.document, context_value=scope, variable_values=variables,
                                  operation_name=operation_name if isinstance(operation_name, str) else None)
@@ -172,7 +194,7 @@ class Api:
             for e in errors:
                 if e.get("path"):
                     where = _INDEX.sub("", ".".join(str(p) for p in e["path"]))
-                    self.metrics.field_errors.labels(self.app.name, where, e.get("errorType") or "").inc()
+                    self.metrics.field_errors.labels(self.api_id, where, e.get("errorType") or "").inc()
         return Outcome(body, name, op_type, [e.get("errorType") or "" for e in errors])
 
 
@@ -205,40 +227,45 @@ class GuardedResolver:
 
 
 def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
-              guard_factory: Callable[[GraphQLSchema], FieldGuard] | None = None) -> Api:
-    """Compile everything an app needs; raises AppError listing every problem (nothing is half-built)."""
+              guard_factory: Callable[[GraphQLSchema], FieldGuard] | None = None, *,
+              publisher: Publisher | None = None, api_id: str | None = None, version: str = "1") -> ApiVersion:
+    """Compile everything an app needs into a new ApiVersion; raises AppError listing every problem (nothing
+    is half-built). The schema is built fresh from the SDL for this version, so binding resolvers to it
+    touches no object another version uses."""
     metrics = metrics or Metrics()
     schema = build_schema(app.schema_sdl, str(app.schema_file))
     limits = {**DEFAULT_LIMITS, **app.limits}
+    max_calls = int(limits["maxResolverExecutions"])
     problems: list[Problem] = []
     data_sources: dict[str, DataSource] = {}
+    env = DataSourceEnv(clients, app.root)
     for name, cfg in app.data_sources.items():
         try:
-            data_sources[name] = build_data_source(cfg, clients, app.root)
-        except ValueError as exc:
-            problems.append(Problem(str(app.manifest), cfg.line, f"data source {name}: {exc}"))
+            data_sources[name] = build_data_source(cfg, env)
+        except ConfigError as exc:
+            problems.extend(Problem(str(app.manifest), cfg.line_of(key), f"dataSources.{name}.{reason}")
+                            for key, reason in exc.problems)
     if problems:
         raise AppError(problems)
 
     def compile_code(runtime: str, request: CodeFile | None, response: CodeFile | None,
-                     code: CodeFile | None) -> Compiled | None:
+                     code: CodeFile | None, line: int | None) -> Compiled | None:
         try:
             return get_runtime(runtime).prepare(request=request, response=response, code=code)
         except AppError as exc:
             problems.extend(exc.problems)
-        except KeyError as exc:
-            where = (request or response or code)
-            problems.append(Problem(where.name if where else str(app.manifest), None, str(exc.args[0])))
+        except UnknownKind as exc:
+            problems.append(Problem(str(app.manifest), line, str(exc)))
         return None
 
-    def invoker(ds_name: str) -> Invoker:
-        return Invoker(app.name, data_sources[ds_name], metrics)
+    def invoker(ds_name: str, config: ResolverConfig | FunctionConfig) -> Invoker:
+        return Invoker(app.name, data_sources[ds_name], metrics, config, max_calls)
 
     functions: dict[str, Step] = {}
     for fn in app.functions.values():
-        compiled = compile_code(fn.runtime, fn.request, fn.response, fn.code)
+        compiled = compile_code(fn.runtime, fn.request, fn.response, fn.code, fn.line)
         if compiled is not None:
-            functions[fn.name] = Step(fn.name, compiled, invoker(fn.data_source))
+            functions[fn.name] = Step(fn.name, compiled, invoker(fn.data_source, fn))
 
     bound: list[tuple[ResolverConfig, FieldResolver]] = []
     for rc in app.resolvers:
@@ -251,17 +278,16 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
             problems.append(Problem(str(app.manifest), rc.line,
                                     f"resolver {rc.coordinate}: type {rc.type_name} has no field {rc.field_name}"))
             continue
-        max_calls = int(limits["maxResolverExecutions"])
         if rc.kind == "UNIT":
             assert rc.data_source is not None
-            compiled = compile_code(rc.runtime, rc.request, rc.response, rc.code)
+            compiled = compile_code(rc.runtime, rc.request, rc.response, rc.code, rc.line)
             if compiled is not None:
-                unit = Step(rc.coordinate, compiled, invoker(rc.data_source))
+                unit = Step(rc.coordinate, compiled, invoker(rc.data_source, rc))
                 bound.append((rc, FieldResolver(rc.coordinate, unit=unit, max_calls=max_calls)))
         else:
             before_after = None
             if rc.request or rc.response or rc.code:
-                before_after = compile_code(rc.runtime, rc.request, rc.response, rc.code)
+                before_after = compile_code(rc.runtime, rc.request, rc.response, rc.code, rc.line)
             steps = tuple(functions[f] for f in rc.functions if f in functions)
             if len(steps) == len(rc.functions):
                 bound.append((rc, FieldResolver(rc.coordinate, before_after=before_after, steps=steps,
@@ -279,6 +305,5 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
                 for name, f in type_.fields.items():
                     if not guard.unrestricted(type_.name, name):
                         f.resolve = GuardedResolver(f.resolve or default_field_resolver, type_.name, name, guard)
-    api = Api(app, schema, data_sources, limits, metrics)
-    api.guard = guard
-    return api
+    return ApiVersion(api_id=api_id or app.name, version=version, app=app, schema=schema,
+                      data_sources=data_sources, limits=limits, metrics=metrics, guard=guard, publisher=publisher)

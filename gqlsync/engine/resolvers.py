@@ -8,40 +8,47 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo
 
-from gqlsync.datasources import DataSource
-from gqlsync.errors import DataSourceError, GqlsyncError, ResolverError
+from gqlsync.app.model import FunctionConfig, ResolverConfig
+from gqlsync.datasources import Call, DataSource
+from gqlsync.errors import GqlsyncError, ResolverError
 from gqlsync.observe import Metrics
-from gqlsync.runtimes import Compiled, EarlyReturn, InfoView, RequestScope, ResolverContext
-
-#: Template version whose data-source errors are raised without running the response template.
-RAISING_VERSION = "2017-02-28"
+from gqlsync.runtimes import Compiled, DataSourceCall, EarlyReturn, InfoView, RequestScope, ResolverContext
 
 
 @dataclass
 class Invoker:
-    """Calls a data source and records its latency and errors."""
+    """The one path from mapping code to a data source: bounded per request, metered, with the call context."""
 
     app: str
     data_source: DataSource
     metrics: Metrics
+    config: ResolverConfig | FunctionConfig | None
+    max_calls: int = 10_000
 
-    async def __call__(self, request: dict[str, Any]) -> Any:
+    def bind(self, ctx: ResolverContext) -> DataSourceCall:
+        """The data-source call one resolver step may make (any number of times, within the request's bound)."""
+        call = Call(ctx.where, self.config, ctx.scope)
+
+        async def invoke(request: dict[str, Any]) -> Any:
+            return await self(request, call)
+
+        return invoke
+
+    async def __call__(self, request: dict[str, Any], call: Call) -> Any:
+        scope = call.scope
+        scope.datasource_calls += 1
+        if scope.datasource_calls > self.max_calls:
+            raise ResolverError(f"The request exceeded the limit of {self.max_calls} data source calls.",
+                                "ResolverExecutionLimitReached")
         ds = self.data_source
         start = time.perf_counter()
         try:
-            return await ds.invoke(request)
+            return await ds.invoke(request, call)
         except GqlsyncError as exc:
             self.metrics.datasource_errors.labels(self.app, ds.name, ds.type, exc.error_type).inc()
             raise
         finally:
             self.metrics.datasource_latency.labels(self.app, ds.name, ds.type).observe(time.perf_counter() - start)
-
-
-def _direct_lambda_payload(ctx: ResolverContext) -> dict[str, Any]:
-    return {"operation": "Invoke", "payload": {
-        "arguments": ctx.arguments, "identity": ctx.identity, "source": ctx.source,
-        "request": ctx.request_view(), "prev": {"result": ctx.prev_result},
-        "info": ctx.info.as_dict(), "stash": ctx.stash}}
 
 
 @dataclass
@@ -50,31 +57,11 @@ class Step:
 
     name: str
     code: Compiled
-    invoke: Invoker
+    invoker: Invoker
 
     async def run(self, ctx: ResolverContext, *, raise_on_error: bool) -> Any:
-        """Request code -> data source -> response code. Raises EarlyReturn from the request code."""
-        if self.code.has_request:
-            request = self.code.request(ctx)
-            if not isinstance(request, dict):
-                raise ResolverError(f"The request mapping code of {self.name} must produce a JSON object for "
-                                    f"its data source, got {type(request).__name__}.", "MappingTemplate")
-        else:
-            request = _direct_lambda_payload(ctx)
-        try:
-            ctx.result = await self.invoke(request)
-        except DataSourceError as exc:
-            if raise_on_error and request.get("version", RAISING_VERSION) == RAISING_VERSION:
-                raise
-            ctx.error = {"message": exc.message, "type": exc.error_type}
-            if exc.data is not None:
-                ctx.error["data"] = exc.data  # e.g. the current item after a failed condition
-            ctx.result = exc.result
-            if not self.code.has_response:
-                raise
-        if not self.code.has_response:
-            return ctx.result
-        return self.code.response(ctx)
+        """One step as its runtime runs it (request -> data source -> response for templates)."""
+        return await self.code.run(ctx, self.invoker.bind(ctx), raise_on_error=raise_on_error)
 
 
 class FieldResolver:
@@ -111,7 +98,7 @@ class FieldResolver:
         prev: Any = None
         if code is not None and code.has_request:
             try:
-                prev = code.request(ctx)
+                prev = await code.request(ctx)
             except EarlyReturn as ret:
                 return ret.value
         for step in self.steps:
@@ -124,5 +111,5 @@ class FieldResolver:
                 prev = ret.value
         ctx.prev_result = prev
         if code is not None and code.has_response:
-            return code.response(ctx)
+            return await code.response(ctx)
         return prev

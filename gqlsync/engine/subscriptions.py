@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from graphql import (
@@ -92,7 +92,7 @@ class SubscriptionPlan:
     enhanced_filter: Any = None
     invalidation_filter: Any = None
     identity: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    auth_mode: str = ""
 
     def argument_filter(self) -> dict[str, Any]:
         """AppSync's argument filter: every argument given (non-null) must equal the payload's field."""

@@ -1,6 +1,6 @@
 """The HTTP stage: a Starlette application serving /graphql, the explorer, /healthz and /metrics."""
 
 from gqlsync.http.app import create_app
-from gqlsync.http.server import GqlsyncServer, ServerSettings
+from gqlsync.server import GqlsyncServer, ServerSettings
 
 __all__ = ["GqlsyncServer", "ServerSettings", "create_app"]

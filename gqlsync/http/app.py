@@ -17,8 +17,8 @@ from starlette.websockets import WebSocket
 from gqlsync.app import App
 from gqlsync.http.graphql import GraphQLEndpoint
 from gqlsync.http.responses import json_response
-from gqlsync.http.server import GqlsyncServer, ServerSettings
 from gqlsync.realtime.endpoint import serve_realtime
+from gqlsync.server import GqlsyncServer, ServerSettings
 
 
 def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSettings | None = None) -> Starlette:
@@ -39,7 +39,7 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
     async def realtime(websocket: WebSocket) -> None:
         if not server.started:
             await server.start()
-        await serve_realtime(websocket, server.api, server.hub, server.authenticator, server.settings.realtime)
+        await serve_realtime(websocket, server.apis, server.api_id, server.hub, server.settings.realtime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from gqlsync.auth import AuthFailure, RequestFacts
 from gqlsync.http.explorer import explorer_page
 from gqlsync.http.responses import error_response, json_response
-from gqlsync.http.server import GqlsyncServer
-from gqlsync.runtimes import RequestScope
+from gqlsync.request import RequestScope
+from gqlsync.server import GqlsyncServer
 
 log = logging.getLogger("gqlsync.request")
 
@@ -88,8 +88,9 @@ class GraphQLEndpoint:
 
     async def _handle(self, request: Request, request_id: str) -> tuple[Response, Any, RequestScope | None]:
         server = self.server
+        served = server.served  # this request runs on the version current now, even if another is installed
         headers = dict(request.headers.items())  # ASGI header names are already lower-case
-        limit = int(server.api.limits["maxBodyBytes"])
+        limit = int(served.api.limits["maxBodyBytes"])
         try:
             raw = await _read_body(request, limit)
         except BodyTooLarge:
@@ -99,7 +100,7 @@ class GraphQLEndpoint:
             return Response(status_code=499), None, None
         facts = RequestFacts(request.method, request.url.path, request.url.query, raw)
         try:
-            auth = await server.authenticator.authenticate(
+            auth = await served.authenticator.authenticate(
                 headers, request.client.host if request.client else None, facts)
         except AuthFailure as exc:
             return error_response(exc.message, "UnauthorizedException", 401, request_id), None, None
@@ -114,7 +115,7 @@ class GraphQLEndpoint:
         scope = RequestScope(request_id=request_id, identity=auth.identity, headers=headers,
                              domain_name=headers.get("host"), auth_type=auth.mode,
                              source_ip=request.client.host if request.client else None)
-        outcome = await server.api.execute(body.get("query"), body.get("variables"),
+        outcome = await served.api.execute(body.get("query"), body.get("variables"),
                                            body.get("operationName"), scope)
         resp_headers = {"x-amzn-RequestId": request_id, **scope.response_headers}
         status = 400 if outcome.body.get("data") is None and outcome.error_types and \

@@ -21,7 +21,21 @@ def _error(error_type: str, message: str, sub_id: str | None = None) -> dict[str
 class AppSyncConnection(Connection):
     """Speaks the protocol AWS AppSync serves on its realtime endpoint (and Amplify clients expect)."""
 
+    def _refuse(self, message: str) -> dict[str, Any]:
+        return {"type": "connection_error", "payload": {"errors": [{
+            "errorType": "UnauthorizedException", "errorCode": 401, "message": message}]}}
+
     async def run(self) -> None:
+        # AppSync checks the credentials the handshake carries (`header` query parameter or `header-`
+        # subprotocol) before anything else: a bad or missing one closes the socket at once.
+        # IAM: Amplify signs the handshake as POST <graphql>/connect with the body {}.
+        try:
+            self.auth = await self.authenticate(self.auth_headers,
+                                                RequestFacts("POST", self.graphql_path + "/connect", "", b"{}"))
+        except AuthFailure as exc:
+            self.send(self._refuse(exc.message))
+            await self._close_after_flush(1000, "Unauthorized")
+            return
         initialized = False
         while True:
             timeout = None if initialized else self.limits.init_timeout_seconds
@@ -48,15 +62,6 @@ class AppSyncConnection(Connection):
             if kind == "connection_init":
                 if initialized:
                     continue
-                try:
-                    # IAM: Amplify signs the handshake as POST <graphql>/connect with the body {}
-                    connect = RequestFacts("POST", self.graphql_path + "/connect", "", b"{}")
-                    self.auth = await self.authenticate(self.auth_headers, connect)
-                except AuthFailure as exc:
-                    self.send({"type": "connection_error", "payload": {"errors": [{
-                        "errorType": "UnauthorizedException", "errorCode": 401, "message": exc.message}]}})
-                    await self._close_after_flush(1000, "Unauthorized")
-                    return
                 initialized = True
                 self.send({"type": "connection_ack",
                            "payload": {"connectionTimeoutMs": self.limits.connection_timeout_ms}})
@@ -98,13 +103,17 @@ class AppSyncConnection(Connection):
         if not isinstance(request, dict):
             self.send(_error("BadRequestException", "payload.data must hold {query, variables}.", sub_id))
             return
-        auth = ((payload.get("extensions") or {}).get("authorization")
-                if isinstance(payload.get("extensions"), dict) else None)
+        extensions = payload.get("extensions")
+        auth = extensions.get("authorization") if isinstance(extensions, dict) else None
+        if not isinstance(auth, dict) or not auth:
+            # AppSync authorizes every subscription by the headers its start carries, never by the connection's.
+            self.send(_error("UnauthorizedException", "start needs payload.extensions.authorization: the headers "
+                                                      "that authorize this subscription.", sub_id))
+            return
         # IAM: each start is signed as POST <graphql> with payload.data as the body
         facts = RequestFacts("POST", self.graphql_path, "", data.encode()) if isinstance(data, str) else None
         errors = await self.start_subscription(sub_id, request.get("query"), request.get("variables"),
-                                               request.get("operationName"), auth if isinstance(auth, dict) else None,
-                                               facts)
+                                               request.get("operationName"), auth, facts)
         if errors:
             self.send({"type": "error", "id": sub_id, "payload": {"errors": errors}})
         else:

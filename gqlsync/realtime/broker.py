@@ -10,10 +10,10 @@ Deliver = Callable[[str, list[dict[str, Any]]], Awaitable[None]]
 
 class Broker(Protocol):
     async def start(self, deliver: Deliver) -> None:
-        """Begin handing every published event (from any process) to `deliver(app, events)`."""
+        """Begin handing every published event (from any process) to `deliver(api_id, events)`."""
         ...
 
-    async def publish(self, app: str, events: list[dict[str, Any]]) -> None: ...
+    async def publish(self, api_id: str, events: list[dict[str, Any]]) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -27,9 +27,9 @@ class LocalBroker:
     async def start(self, deliver: Deliver) -> None:
         self._deliver = deliver
 
-    async def publish(self, app: str, events: list[dict[str, Any]]) -> None:
+    async def publish(self, api_id: str, events: list[dict[str, Any]]) -> None:
         if self._deliver is not None:
-            await self._deliver(app, events)
+            await self._deliver(api_id, events)
 
     async def close(self) -> None:
         self._deliver = None

@@ -10,11 +10,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gqlsync.auth import Authenticator, AuthFailure, AuthResult, RequestFacts
-from gqlsync.engine.api import Api
+from gqlsync.apis import ApiRegistry, ServedApi
+from gqlsync.auth import AuthFailure, AuthResult, RequestFacts
+from gqlsync.realtime.authorization import SubscriberRights
 from gqlsync.realtime.hub import RealtimeHub
 from gqlsync.realtime.registry import Subscriber
-from gqlsync.runtimes import RequestScope
+from gqlsync.request import RequestScope
 
 log = logging.getLogger("gqlsync.realtime")
 
@@ -42,19 +43,20 @@ class Socket(Protocol):
 class Connection:
     """Protocol-independent machinery; subclasses speak AppSync's protocol or graphql-transport-ws."""
 
-    def __init__(self, socket: Socket, api: Api, hub: RealtimeHub, authenticator: Authenticator,
-                 limits: RealtimeLimits, host: str | None, client_ip: str | None) -> None:
+    def __init__(self, socket: Socket, apis: ApiRegistry, api_id: str, hub: RealtimeHub, limits: RealtimeLimits,
+                 host: str | None, client_ip: str | None, *, handshake_headers: dict[str, str] | None = None,
+                 graphql_path: str = "/graphql") -> None:
         self.socket = socket
-        self.api = api
+        self.apis = apis
+        self.api_id = api_id
         self.hub = hub
-        self.authenticator = authenticator
         self.limits = limits
         self.host = host
         self.client_ip = client_ip
         self.connection_id = str(uuid.uuid4())
-        self.graphql_path = "/graphql"  # what SigV4 signatures of this socket's messages cover
+        self.graphql_path = graphql_path  # what SigV4 signatures of this socket's messages cover
         self.auth: AuthResult | None = None
-        self.auth_headers: dict[str, str] = {}
+        self.auth_headers: dict[str, str] = dict(handshake_headers or {})
         self.subscriptions: dict[str, Subscriber] = {}
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(limits.send_queue)
         self._closing = False
@@ -81,10 +83,15 @@ class Connection:
                 return
             await self.socket.send_text(text)
 
+    @property
+    def served(self) -> ServedApi:
+        """The API version current now: each new subscription or operation starts on it, and keeps it."""
+        return self.apis.current(self.api_id)
+
     # -- auth
     async def authenticate(self, headers: dict[str, str], facts: RequestFacts | None = None) -> AuthResult:
-        return await self.authenticator.authenticate({str(k).lower(): str(v) for k, v in headers.items()},
-                                                     self.client_ip, facts)
+        return await self.served.authenticator.authenticate({str(k).lower(): str(v) for k, v in headers.items()},
+                                                            self.client_ip, facts)
 
     def scope(self, auth: AuthResult, headers: dict[str, str]) -> RequestScope:
         return RequestScope(request_id=str(uuid.uuid4()), identity=auth.identity, headers=headers,
@@ -100,19 +107,24 @@ class Connection:
         if len(self.subscriptions) >= self.limits.max_subscriptions:
             return [{"errorType": "MaxSubscriptionsReachedError",
                      "message": f"At most {self.limits.max_subscriptions} subscriptions per connection."}]
+        served = self.served
         auth = self.auth
         used_headers = self.auth_headers
-        if headers:
+        if headers is not None:
             try:
-                auth = await self.authenticate(headers, facts)
+                auth = await served.authenticator.authenticate(
+                    {str(k).lower(): str(v) for k, v in headers.items()}, self.client_ip, facts)
                 used_headers = {str(k).lower(): str(v) for k, v in headers.items()}
             except AuthFailure as exc:
                 return [{"errorType": "UnauthorizedException", "message": exc.message}]
         assert auth is not None
-        plan, errors = await self.api.subscribe(query, variables, operation_name, self.scope(auth, used_headers))
+        api = served.api
+        rights = SubscriberRights(api.guard, auth.mode, auth.identity)
+        plan, errors = await api.subscribe(query, variables, operation_name, self.scope(auth, used_headers),
+                                           rights.may_subscribe)
         if plan is None:
             return [_appsync_error(e) for e in errors]
-        sub = Subscriber(sink=self, sub_id=sub_id, app=self.api.app.name, plan=plan)
+        sub = Subscriber(sink=self, sub_id=sub_id, api_id=api.api_id, version=api.version, plan=plan, rights=rights)
         self.subscriptions[sub_id] = sub
         self.hub.registry.add(sub)
         return []

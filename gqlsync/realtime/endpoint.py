@@ -9,8 +9,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gqlsync.auth import Authenticator
-from gqlsync.engine.api import Api
+from gqlsync.apis import ApiRegistry
 from gqlsync.realtime.appsync_protocol import AppSyncConnection
 from gqlsync.realtime.connection import Connection, RealtimeLimits
 from gqlsync.realtime.hub import RealtimeHub
@@ -46,7 +45,7 @@ class _StarletteSocket:
         await self.ws.close(code, reason)
 
 
-async def serve_realtime(ws: WebSocket, api: Api, hub: RealtimeHub, authenticator: Authenticator,
+async def serve_realtime(ws: WebSocket, apis: ApiRegistry, api_id: str, hub: RealtimeHub,
                          limits: RealtimeLimits) -> None:
     offered = list(ws.scope.get("subprotocols") or [])
     headers: dict[str, str] = {}
@@ -65,10 +64,10 @@ async def serve_realtime(ws: WebSocket, api: Api, hub: RealtimeHub, authenticato
     await ws.accept(subprotocol=protocol)
     hub.accepted += 1
     client = ws.client.host if ws.client else None
-    conn: Connection = cls(_StarletteSocket(ws), api, hub, authenticator, limits, ws.headers.get("host"), client)
-    conn.auth_headers = headers
     path = ws.url.path
-    conn.graphql_path = path[: -len("/realtime")] if path.endswith("/realtime") else path
+    conn: Connection = cls(_StarletteSocket(ws), apis, api_id, hub, limits, ws.headers.get("host"), client,
+                           handshake_headers=headers,
+                           graphql_path=path[: -len("/realtime")] if path.endswith("/realtime") else path)
     try:
         await conn.serve()
     except WebSocketDisconnect:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from gqlsync.engine.subscriptions import MutationEvent
@@ -18,10 +17,6 @@ log = logging.getLogger("gqlsync.realtime")
 #: AppSync does not deliver subscription payloads above 240 KB.
 MAX_PAYLOAD_BYTES = 240 * 1024
 
-EventAuthorizer = Callable[[Subscriber, str], bool]
-#: Per subscriber: may it read (type, field)? None when every field is readable by everyone.
-FieldAuthorizer = Callable[[Subscriber], Callable[[str, str], bool] | None]
-
 
 class RealtimeHub:
     """One per process. Mutations publish through the broker; every process's hub delivers locally."""
@@ -29,8 +24,6 @@ class RealtimeHub:
     def __init__(self, broker: Broker | None = None) -> None:
         self.broker: Broker = broker or LocalBroker()
         self.registry = Registry()
-        self.authorize_event: EventAuthorizer | None = None
-        self.field_authorizer: FieldAuthorizer | None = None
         self.connections: set[Any] = set()
         self._ka_members: set[Any] = set()
         self._ka_task: asyncio.Task[None] | None = None
@@ -69,52 +62,51 @@ class RealtimeHub:
         self._started = False
 
     # -- Publisher (called by the engine after a mutation)
-    async def publish(self, app: str, events: list[MutationEvent]) -> None:
-        await self.broker.publish(app, [{"mutation": e.mutation_field, "data": e.data,
+    async def publish(self, api_id: str, events: list[MutationEvent]) -> None:
+        await self.broker.publish(api_id, [{"mutation": e.mutation_field, "data": e.data,
                                          "subscriptions": list(e.subscription_fields)} for e in events])
 
-    async def invalidate(self, app: str, invalidations: list[dict[str, Any]]) -> None:
-        await self.broker.publish(app, [{"invalidate": i["subscriptionField"], "payload": i.get("payload") or {}}
+    async def invalidate(self, api_id: str, invalidations: list[dict[str, Any]]) -> None:
+        await self.broker.publish(api_id, [{"invalidate": i["subscriptionField"], "payload": i.get("payload") or {}}
                                         for i in invalidations])
 
     # -- delivery (called by the broker, in every process)
-    async def dispatch(self, app: str, events: list[dict[str, Any]]) -> None:
+    async def dispatch(self, api_id: str, events: list[dict[str, Any]]) -> None:
         for event in events:
             if "invalidate" in event:
-                self.invalidate_local(app, str(event["invalidate"]), event.get("payload"))
+                self.invalidate_local(api_id, str(event["invalidate"]), event.get("payload"))
             else:
-                self.deliver(app, event)
+                self.deliver(api_id, event)
 
-    def _prepare(self, sub: Subscriber) -> None:
-        """Subscribers with the same document, variables and rights get the same bytes: shape once per group."""
+    @staticmethod
+    def _prepare(sub: Subscriber) -> None:
+        """Subscribers with the same version, document, variables and rights get the same bytes: shape once."""
         plan = sub.plan
-        sub.allowed = self.field_authorizer(sub) if self.field_authorizer is not None else None
-        rights = "" if sub.allowed is None else json.dumps(
-            [plan.extra.get("auth_mode"), sorted((plan.identity or {}).get("groups") or [])])
-        sub.group = (plan.document_key, plan.response_key,
-                     json.dumps(plan.variables, sort_keys=True, default=str) + rights)
+        sub.allowed = sub.rights.readable()
+        sub.group = (sub.version, plan.document_key, plan.response_key,
+                     json.dumps(plan.variables, sort_keys=True, default=str) + sub.rights.group_key())
 
-    def invalidate_local(self, app: str, field_name: str, payload: Any) -> int:
+    def invalidate_local(self, api_id: str, field_name: str, payload: Any) -> int:
         """Close this process's subscriptions on `field_name` whose invalidation filter matches `payload`."""
         closed = 0
-        for sub in list(self.registry.on_field(app, field_name)):
+        for sub in list(self.registry.on_field(api_id, field_name)):
             flt = sub.plan.invalidation_filter
             if flt is not None and matches(flt, payload):
                 sub.sink.invalidate(sub.sub_id)
                 closed += 1
         return closed
 
-    def deliver(self, app: str, event: dict[str, Any]) -> int:
+    def deliver(self, api_id: str, event: dict[str, Any]) -> int:
         """Send one event to every matching subscriber; returns how many got it."""
         payload = event.get("data")
-        shaped: dict[tuple[int, str, str], str] = {}
+        shaped: dict[tuple[Any, ...], str] = {}
         sent = 0
         for field_name in event.get("subscriptions", ()):
-            for sub in list(self.registry.match(app, field_name, payload)):
+            for sub in list(self.registry.match(api_id, field_name, payload)):
                 plan = sub.plan
                 if plan.enhanced_filter is not None and not matches(plan.enhanced_filter, payload):
                     continue
-                if self.authorize_event is not None and not self.authorize_event(sub, field_name):
+                if not sub.rights.may_receive(field_name):
                     continue
                 if sub.group is None:
                     self._prepare(sub)

@@ -61,10 +61,10 @@ class RedisBroker:
             await self._client.aclose()
             self._client = None
 
-    async def publish(self, app: str, events: list[dict[str, Any]]) -> None:
+    async def publish(self, api_id: str, events: list[dict[str, Any]]) -> None:
         if self._deliver is not None:
-            await self._deliver(app, events)
-        message = json.dumps({"node": self.node, "app": app, "events": events}, separators=(",", ":"), default=str)
+            await self._deliver(api_id, events)
+        message = json.dumps({"node": self.node, "api": api_id, "events": events}, separators=(",", ":"), default=str)
         if self._pending:
             self._buffer(message)
             return
@@ -131,6 +131,6 @@ class RedisBroker:
         if body.get("node") == self.node or self._deliver is None:
             return
         try:
-            await self._deliver(str(body.get("app")), list(body.get("events") or []))
+            await self._deliver(str(body.get("api")), list(body.get("events") or []))
         except Exception:
             log.exception("delivering an event from Redis failed")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from gqlsync.engine.subscriptions import SubscriptionPlan
+from gqlsync.realtime.authorization import SubscriberRights
 
 
 class Sink(Protocol):
@@ -33,10 +34,14 @@ def canonical(value: Any) -> Any:
 
 @dataclass(eq=False)
 class Subscriber:
+    """One subscription: where to send, on which API and version it started, what it selected and may read."""
+
     sink: Sink
     sub_id: str
-    app: str
+    api_id: str
+    version: str
     plan: SubscriptionPlan
+    rights: SubscriberRights
     names: tuple[str, ...] = ()
     key: tuple[Any, ...] = ()
     # Set on first delivery, fixed for the subscription's life: which subscribers share shaped bytes,
@@ -74,10 +79,14 @@ class _FieldIndex:
 
 
 class Registry:
-    """(app, subscription field) -> index of subscribers."""
+    """api id -> version -> subscription field -> index of subscribers.
+
+    Subscribers are kept under the version they started on (whose plan shapes their events); an event of
+    an API reaches the subscribers of every version still connected.
+    """
 
     def __init__(self) -> None:
-        self._fields: dict[tuple[str, str], _FieldIndex] = {}
+        self._apis: dict[str, dict[str, dict[str, _FieldIndex]]] = {}
         self.count = 0
 
     def add(self, s: Subscriber) -> None:
@@ -85,25 +94,37 @@ class Registry:
         args = {} if s.plan.enhanced_filter is not None else s.plan.argument_filter()
         s.names = tuple(sorted(args))
         s.key = tuple(canonical(args[n]) for n in s.names)
-        self._fields.setdefault((s.app, s.plan.field_name), _FieldIndex()).add(s)
+        fields = self._apis.setdefault(s.api_id, {}).setdefault(s.version, {})
+        fields.setdefault(s.plan.field_name, _FieldIndex()).add(s)
         self.count += 1
 
     def remove(self, s: Subscriber) -> None:
-        index = self._fields.get((s.app, s.plan.field_name))
-        if index is not None:
-            index.remove(s)
-            self.count -= 1
-            if not index.shapes:
-                del self._fields[(s.app, s.plan.field_name)]
-
-    def on_field(self, app: str, field_name: str) -> Iterator[Subscriber]:
-        index = self._fields.get((app, field_name))
+        versions = self._apis.get(s.api_id)
+        fields = versions.get(s.version) if versions is not None else None
+        index = fields.get(s.plan.field_name) if fields is not None else None
         if index is None:
-            return iter(())
-        return (s for table in index.shapes.values() for bucket in table.values() for s in bucket)
+            return
+        index.remove(s)
+        self.count -= 1
+        if not index.shapes:
+            assert fields is not None and versions is not None
+            del fields[s.plan.field_name]
+            if not fields:
+                del versions[s.version]
+                if not versions:
+                    del self._apis[s.api_id]
 
-    def match(self, app: str, field_name: str, payload: Any) -> Iterator[Subscriber]:
-        index = self._fields.get((app, field_name))
-        if index is None or not isinstance(payload, dict):
+    def _indexes(self, api_id: str, field_name: str) -> Iterator[_FieldIndex]:
+        for fields in self._apis.get(api_id, {}).values():
+            index = fields.get(field_name)
+            if index is not None:
+                yield index
+
+    def on_field(self, api_id: str, field_name: str) -> Iterator[Subscriber]:
+        return (s for index in self._indexes(api_id, field_name) for table in index.shapes.values()
+                for bucket in table.values() for s in bucket)
+
+    def match(self, api_id: str, field_name: str, payload: Any) -> Iterator[Subscriber]:
+        if not isinstance(payload, dict):
             return iter(())
-        return index.match(payload)
+        return (s for index in self._indexes(api_id, field_name) for s in index.match(payload))

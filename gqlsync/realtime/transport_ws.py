@@ -27,6 +27,12 @@ class TransportWsConnection(Connection):
     async def run(self) -> None:
         acked = False
         try:
+            if self.auth_headers:
+                # Credentials given at the handshake are checked at once; connection_init may add to them.
+                try:
+                    await self.authenticate(self.auth_headers)
+                except AuthFailure:
+                    raise ProtocolClose(4403, "Forbidden") from None
             while True:
                 timeout = None if acked else self.limits.init_timeout_seconds
                 try:
@@ -86,7 +92,7 @@ class TransportWsConnection(Connection):
         if sub_id in self.subscriptions or sub_id in self._operations:
             raise ProtocolClose(4409, f"Subscriber for {sub_id} already exists")
         query = payload.get("query")
-        prepared = self.api.documents.get(query) if isinstance(query, str) else None
+        prepared = self.served.api.documents.get(query) if isinstance(query, str) else None
         op = prepared.operation(payload.get("operationName")) if prepared and prepared.document else None
         if op is not None and op.operation.value != "subscription":
             self._operations[sub_id] = asyncio.ensure_future(self._execute(sub_id, payload))
@@ -98,8 +104,8 @@ class TransportWsConnection(Connection):
 
     async def _execute(self, sub_id: str, payload: dict[str, Any]) -> None:
         assert self.auth is not None
-        outcome = await self.api.execute(payload.get("query"), payload.get("variables"), payload.get("operationName"),
-                                         self.scope(self.auth, self.auth_headers))
+        outcome = await self.served.api.execute(payload.get("query"), payload.get("variables"),
+                                                payload.get("operationName"), self.scope(self.auth, self.auth_headers))
         self._operations.pop(sub_id, None)
         self.send({"type": "next", "id": sub_id, "payload": outcome.body})
         self.send({"type": "complete", "id": sub_id})

@@ -1,6 +1,15 @@
-"""Resolver runtimes: one interface (prepare once, then request/response per call), several languages."""
+"""Resolver runtimes: one interface (prepare once, then async request/response per call), several languages."""
 
-from gqlsync.runtimes.base import Compiled, EarlyReturn, Runtime, get_runtime
+from gqlsync.runtimes.base import (
+    RUNTIMES,
+    Compiled,
+    DataSourceCall,
+    EarlyReturn,
+    Runtime,
+    get_runtime,
+    run_step,
+)
 from gqlsync.runtimes.context import InfoView, RequestScope, ResolverContext
 
-__all__ = ["Compiled", "EarlyReturn", "InfoView", "RequestScope", "ResolverContext", "Runtime", "get_runtime"]
+__all__ = ["RUNTIMES", "Compiled", "DataSourceCall", "EarlyReturn", "InfoView", "RequestScope", "ResolverContext",
+           "Runtime", "get_runtime", "run_step"]

@@ -216,12 +216,14 @@ async def _appsync_socket(base: str, headers: dict[str, str]) -> tuple[Any, dict
     encoded = base64.b64encode(json.dumps({"host": "h", **headers}).encode()).decode()
     ws = await websockets.connect(f"{base.replace('http', 'ws')}/graphql/realtime?header={encoded}&payload=e30=",
                                   subprotocols=["graphql-ws"])
+    ws.authorization = {"host": "h", **headers}  # each start carries the headers that authorize it, as in AppSync
     await ws.send('{"type": "connection_init"}')
     return ws, json.loads(await ws.recv())
 
 
 async def _start(ws: Any, sub_id: str, query: str) -> dict[str, Any]:
-    await ws.send(json.dumps({"id": sub_id, "type": "start", "payload": {"data": json.dumps({"query": query})}}))
+    await ws.send(json.dumps({"id": sub_id, "type": "start", "payload": {
+        "data": json.dumps({"query": query}), "extensions": {"authorization": ws.authorization}}}))
     while True:
         msg = json.loads(await ws.recv())
         if msg["type"] != "ka":

@@ -22,7 +22,7 @@ async def c() -> AsyncIterator[GraphQLClient]:
 
 
 def calls(c: GraphQLClient) -> int:
-    return int(c.server.authenticator.modes[0].function.invocations)  # type: ignore[attr-defined]
+    return int(c.server.served.authenticator.modes[0].function.invocations)  # type: ignore[attr-defined]
 
 
 async def ask(c: GraphQLClient, query: str, token: str) -> tuple[int, dict]:

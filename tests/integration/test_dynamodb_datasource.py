@@ -9,12 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from gqlsync.app.model import DataSourceConfig, IndexConfig, KeyAttribute, TableConfig
-from gqlsync.datasources import AwsSettings, ClientProvider
-from gqlsync.datasources.dynamodb import DynamoDBDataSource
-from gqlsync.datasources.tables import ensure_tables
+from gqlsync.datasources import AwsSettings, Call, ClientProvider, DataSourceEnv, build_data_source
+from gqlsync.datasources.dynamodb.tables import ensure_tables
 from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.request import RequestScope
 from gqlsync.runtimes.vtl.util_transform import dynamodb_expression
-from tests.helpers import unique_prefix
+from tests.helpers import ROOT, unique_prefix
 from tests.unit.test_properties import filters
 
 pytestmark = pytest.mark.integration
@@ -34,10 +34,15 @@ class Env:
         self.clients = clients
         self.posts = prefix + "posts"
         self.authors = prefix + "authors"
-        self.ds = DynamoDBDataSource(DataSourceConfig("Posts", "AMAZON_DYNAMODB", {"tableName": self.posts}), clients)
+        self.ds = build_data_source(DataSourceConfig("Posts", "AMAZON_DYNAMODB", {"tableName": self.posts}),
+                                    DataSourceEnv(clients, ROOT))
 
     async def __call__(self, req: dict[str, Any]) -> Any:
-        return await self.ds.invoke({"version": V, **req})
+        return await self.ds.invoke({"version": V, **req}, CALL)
+
+
+#: The call context a resolver would pass; these tests call the data source directly.
+CALL = Call("Query.test", None, RequestScope(request_id="test", identity=None, headers={}))
 
 
 @pytest.fixture
@@ -254,7 +259,7 @@ async def test_transact_get_and_write(env: Env) -> None:
 
 async def test_bad_documents_are_mapping_template_errors(env: Env) -> None:
     with pytest.raises(ResolverError, match="version"):
-        await env.ds.invoke({"operation": "GetItem", "key": {"id": S("x")}})
+        await env.ds.invoke({"operation": "GetItem", "key": {"id": S("x")}}, CALL)
     with pytest.raises(ResolverError, match="Unsupported DynamoDB operation"):
         await env({"operation": "Explode"})
     with pytest.raises(ResolverError, match="key"):
@@ -271,9 +276,9 @@ async def test_unreachable_endpoint_is_an_error_not_a_crash() -> None:
 
     clients = ClientProvider(AwsSettings(dynamodb_endpoint=f"http://127.0.0.1:{free_port()}", connect_timeout=0.5,
                                          max_attempts=1))
-    ds = DynamoDBDataSource(DataSourceConfig("X", "AMAZON_DYNAMODB", {"tableName": "t"}), clients)
+    ds = build_data_source(DataSourceConfig("X", "AMAZON_DYNAMODB", {"tableName": "t"}), DataSourceEnv(clients, ROOT))
     with pytest.raises(DataSourceError) as exc:
-        await ds.invoke({"version": V, "operation": "GetItem", "key": {"id": S("1")}})
+        await ds.invoke({"version": V, "operation": "GetItem", "key": {"id": S("1")}}, CALL)
     assert exc.value.error_type == "DynamoDB:ServiceUnavailable"
     await clients.close()
 

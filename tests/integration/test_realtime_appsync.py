@@ -128,6 +128,34 @@ async def test_wrong_key_is_connection_error_unauthorized(live: Live) -> None:
         await recv(ws, 3)
 
 
+@pytest.mark.parametrize("headers", [{"host": "127.0.0.1", "x-api-key": "da2-wrong"}, {"host": "127.0.0.1"}],
+                         ids=["wrong key", "no credentials"])
+async def test_bad_handshake_credentials_close_the_socket_before_connection_init(live: Live,
+                                                                                 headers: dict[str, str]) -> None:
+    # AppSync checks the handshake's credentials at once: no connection_init is needed to learn of the refusal,
+    # and the socket does not stay open until the init timeout.
+    ws = await websockets.connect(live.ws_url(headers), subprotocols=["graphql-ws"])
+    msg = await recv(ws, 2)  # far less than init_timeout_seconds would take to close a silent socket
+    assert msg["type"] == "connection_error"
+    assert msg["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+    with pytest.raises(websockets.ConnectionClosed):
+        await recv(ws, 2)
+
+
+async def test_start_without_extensions_authorization_is_refused(live: Live) -> None:
+    e1 = await new_event(live, "noauth")
+    async with await connect(live) as ws:
+        await ws.send(json.dumps({"id": "bare", "type": "start",
+                                  "payload": {"data": json.dumps({"query": SUB, "variables": {"e": e1}})}}))
+        msg = await recv(ws)
+        assert msg["type"] == "error" and msg["id"] == "bare"
+        assert msg["payload"]["errors"][0]["errorType"] == "UnauthorizedException"
+        assert "extensions.authorization" in msg["payload"]["errors"][0]["message"]
+        await live.gql(COMMENT, {"e": e1, "c": "not for the refused start"})
+        await no_message(ws)  # the refused start registered nothing
+        assert (await start(ws, "good", SUB, {"e": e1}))["type"] == "start_ack"
+
+
 async def test_per_start_authorization(live: Live) -> None:
     e1 = await new_event(live, "auth")
     async with await connect(live) as ws:

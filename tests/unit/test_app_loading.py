@@ -10,6 +10,7 @@ import pytest
 from gqlsync.app import AppError, load_app
 from gqlsync.datasources import ClientProvider
 from gqlsync.engine.api import build_api
+from gqlsync.server import check_app
 from tests.helpers import EVENT_APP
 
 
@@ -22,7 +23,7 @@ def app_dir(tmp_path: Path) -> Path:
 
 def problems(path: Path) -> list[str]:
     with pytest.raises(AppError) as exc:
-        build_api(load_app(path), ClientProvider())
+        check_app(path)
     return [str(p) for p in exc.value.problems]
 
 

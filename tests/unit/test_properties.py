@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gqlsync.datasources.dynamodb import _to_wire, decode_token, encode_token, plain
+from gqlsync.datasources.dynamodb.marshal import decode_token, encode_token, plain, to_wire
 from gqlsync.runtimes.vtl.util_dynamodb import to_attribute
 from gqlsync.runtimes.vtl.util_transform import dynamodb_expression
 from tests.unit.vtl_harness import render
@@ -23,7 +23,7 @@ json_values = st.recursive(json_scalars, lambda children: st.lists(children, max
 
 @given(json_values)
 def test_dynamodb_values_round_trip(value: Any) -> None:
-    assert plain(_to_wire(to_attribute(value))) == value
+    assert plain(to_wire(to_attribute(value))) == value
 
 
 @given(st.dictionaries(st.sampled_from(["pk", "sk", "gsi"]),

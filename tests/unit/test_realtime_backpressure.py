@@ -39,7 +39,7 @@ async def test_slow_socket_is_dropped_and_others_keep_receiving() -> None:
     conns = []
     for blocked in (True, False):
         sock = FakeSocket(blocked)
-        conn = AppSyncConnection(sock, server.api, server.hub, server.authenticator, limits, "h", None)
+        conn = AppSyncConnection(sock, server.apis, server.api_id, server.hub, limits, "h", None)
         conn.auth = await conn.authenticate({"x-api-key": "da2-ticketstestkey000001"})
         errors = await conn.start_subscription("s", "subscription { onAnyTicket { id } }", {}, None, None)
         assert errors == []

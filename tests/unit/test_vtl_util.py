@@ -10,7 +10,7 @@ import pytest
 
 from gqlsync.errors import ResolverError, UnauthorizedError
 from gqlsync.runtimes.vtl.velocity import java_str
-from tests.unit.vtl_harness import make_ctx, render
+from tests.unit.vtl_harness import make_ctx, render, respond
 
 
 def out(template: str, args: dict[str, Any] | None = None, **kw: Any) -> Any:
@@ -158,7 +158,7 @@ def test_append_error_keeps_going() -> None:
     from gqlsync.runtimes.vtl import VtlRuntime
 
     code = VtlRuntime().prepare(request=None, response=CodeFile(Path("t"), '$util.appendError("warn", "W")"done"'))
-    assert code.response(ctx) == "done"
+    assert respond(code, ctx) == "done"
     assert [(e.message, e.error_type) for e, _, _ in ctx.scope.appended_errors] == [("warn", "W")]
 
 
@@ -171,7 +171,7 @@ def test_log_goes_to_the_request() -> None:
 
     code = VtlRuntime().prepare(request=None, response=CodeFile(
         Path("t"), '$util.log.info("hello {}", 42)$util.log.error("bad")"x"'))
-    assert code.response(ctx) == "x"
+    assert respond(code, ctx) == "x"
     assert [(log["level"], log["message"]) for log in ctx.scope.logs] == [("info", "hello 42"), ("error", "bad")]
 
 
@@ -285,6 +285,6 @@ def test_args_are_shared_and_mutable_like_appsync() -> None:
 
     code = VtlRuntime().prepare(request=None, response=CodeFile(
         Path("t"), '$util.qr($ctx.args.input.put("b", 2))$util.qr($ctx.stash.put("s", 1))$util.toJson($ctx.args)'))
-    assert code.response(ctx) == {"input": {"a": 1, "b": 2}}
+    assert respond(code, ctx) == {"input": {"a": 1, "b": 2}}
     assert ctx.arguments["input"] == {"a": 1, "b": 2} and ctx.stash == {"s": 1}
     assert json.dumps(ctx.arguments)

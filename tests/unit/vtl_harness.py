@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -34,4 +35,9 @@ def render(template: str, args: dict[str, Any] | None = None, **kw: Any) -> Any:
     """The response-template result (parsed JSON, or the #return value)."""
     code = CodeFile(Path("t.vtl"), template)
     compiled = VtlRuntime().prepare(request=None, response=code)
-    return compiled.response(make_ctx(args, **kw))
+    return respond(compiled, make_ctx(args, **kw))
+
+
+def respond(compiled: Any, ctx: ResolverContext) -> Any:
+    """Run a compiled response template to completion (runtimes are async)."""
+    return asyncio.run(compiled.response(ctx))

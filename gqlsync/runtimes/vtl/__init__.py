@@ -1,14 +1,17 @@
-"""The VTL runtime: Velocity mapping templates compiled once per app version, rendered per call."""
+"""The VTL runtime: Velocity mapping templates compiled once per app version, rendered per call off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import CodeFile
 from gqlsync.errors import GqlsyncError, ResolverError
-from gqlsync.runtimes.base import EarlyReturn
+from gqlsync.runtimes.base import RUNTIMES, DataSourceCall, EarlyReturn, run_step
 from gqlsync.runtimes.context import ResolverContext
 from gqlsync.runtimes.vtl.extensions import Extensions
 from gqlsync.runtimes.vtl.util import Util
@@ -19,8 +22,17 @@ from gqlsync.runtimes.vtl.velocity import (
     VelocityTemplate,
 )
 
-#: CPU time one template evaluation may take before it is stopped.
+#: Wall-clock time one template evaluation may take before it is stopped (checked at each loop iteration).
 TEMPLATE_BUDGET_SECONDS = 2.0
+
+#: Directives that make a template's running time more than linear in its text and data: nested
+#: #foreach (1000 iterations each) and macros (recursion). Templates using them render on worker
+#: threads so that a long one never stalls the event loop; the others are cheaper inline than the
+#: thread hop (see bench/runtime.py).
+_UNBOUNDED = re.compile(r"#\{?(foreach|macro|define)\b")
+
+#: Worker threads for templates that loop; shared by every app in the process.
+_WORKERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="gqlsync-vtl")
 
 __all__ = ["VtlCompiled", "VtlRuntime", "render_namespace"]
 
@@ -53,6 +65,12 @@ class _Template:
     def __init__(self, code: CodeFile) -> None:
         self.code = code
         self.template = VelocityTemplate(code.text, code.name)
+        self.off_loop = _UNBOUNDED.search(code.text) is not None
+
+    async def render(self, ctx: ResolverContext) -> tuple[Any, bool]:
+        if not self.off_loop:
+            return self.run(ctx)
+        return await asyncio.get_running_loop().run_in_executor(_WORKERS, self.run, ctx)
 
     def run(self, ctx: ResolverContext) -> tuple[Any, bool]:
         """(parsed output, returned-early) for one invocation."""
@@ -95,19 +113,23 @@ class VtlCompiled:
         self.has_request = self._request is not None
         self.has_response = self._response is not None
 
-    def request(self, ctx: ResolverContext) -> Any:
+    async def request(self, ctx: ResolverContext) -> Any:
         assert self._request is not None
-        value, returned = self._request.run(ctx)
+        value, returned = await self._request.render(ctx)
         if returned:
             raise EarlyReturn(value)
         return value
 
-    def response(self, ctx: ResolverContext) -> Any:
+    async def response(self, ctx: ResolverContext) -> Any:
         assert self._response is not None
-        value, _ = self._response.run(ctx)
+        value, _ = await self._response.render(ctx)
         return value
 
+    async def run(self, ctx: ResolverContext, data_source: DataSourceCall, *, raise_on_error: bool) -> Any:
+        return await run_step(self, ctx, data_source, raise_on_error=raise_on_error, name=ctx.where)
 
+
+@RUNTIMES.register("VTL")
 class VtlRuntime:
     """Apache Velocity as AppSync runs it (airspeed-ext with gqlsync's Java-compatibility layer)."""
 

@@ -9,11 +9,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from gqlsync.app.model import AuthMode
-from gqlsync.auth.base import AuthFailure, AuthResult, RequestFacts
+from gqlsync.app.model import AuthConfig, AuthMode
+from gqlsync.auth.base import AUTH_MODES, AuthFailure, AuthResult, RequestFacts
 from gqlsync.sigv4 import ALGORITHM, signature
+from gqlsync.typed_config import parse_config
 
 MAX_SKEW_SECONDS = 300
 _AUTH = re.compile(r"^AWS4-HMAC-SHA256\s+Credential=([^/\s]+)/(\d{8})/([^/\s]+)/([^/\s]+)/aws4_request,\s*"
@@ -29,20 +31,47 @@ class IamCredential:
     username: str
 
 
-class IamAuthenticator:
-    """Config: `credentials: [{accessKeyId, secretAccessKey | secretAccessKeyEnv, accountId, userArn}]`,
-    optional `region` (any region when absent)."""
+@dataclass(frozen=True)
+class CredentialConfig:
+    """One caller gqlsync admits: its access key and secret (inline or from an environment variable)."""
 
+    access_key_id: str
+    secret_access_key: str | None = None
+    secret_access_key_env: str | None = None
+    account_id: str = ""
+    user_arn: str | None = None
+
+    def check(self) -> None:
+        if not (self.secret_access_key or self.secret_access_key_env):
+            raise ValueError(f"credential {self.access_key_id}: needs secretAccessKey or secretAccessKeyEnv")
+
+
+@dataclass(frozen=True)
+class IamConfig:
+    """`region`: the only region signatures may be scoped to (any when absent)."""
+
+    credentials: tuple[dict[str, Any], ...]
+    region: str | None = None
+
+    def check(self) -> None:
+        if not self.credentials:
+            raise ValueError("AWS_IAM needs config.credentials (accessKeyId, secretAccessKey, accountId)")
+        for i, c in enumerate(self.credentials):
+            parse_config(CredentialConfig, c, f"config.credentials[{i}]")
+
+
+class IamAuthenticator:
     mode: AuthMode = "AWS_IAM"
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        self.region = config.get("region")
+    def __init__(self, config: IamConfig) -> None:
+        self.region = config.region
         self.credentials: dict[str, IamCredential] = {}
-        for c in config.get("credentials") or []:
-            secret = c.get("secretAccessKey") or os.environ.get(str(c.get("secretAccessKeyEnv", "")), "")
-            arn = str(c.get("userArn") or f"arn:aws:iam::{c.get('accountId', '000000000000')}:user/{c['accessKeyId']}")
-            self.credentials[str(c["accessKeyId"])] = IamCredential(
-                str(c["accessKeyId"]), str(secret), str(c.get("accountId", "")), arn, arn.rsplit("/", 1)[-1])
+        for i, raw in enumerate(config.credentials):
+            c = parse_config(CredentialConfig, raw, f"config.credentials[{i}]")
+            secret = c.secret_access_key or os.environ.get(c.secret_access_key_env or "", "")
+            arn = c.user_arn or f"arn:aws:iam::{c.account_id or '000000000000'}:user/{c.access_key_id}"
+            self.credentials[c.access_key_id] = IamCredential(c.access_key_id, secret, c.account_id, arn,
+                                                              arn.rsplit("/", 1)[-1])
 
     def applies(self, headers: Mapping[str, str]) -> bool:
         return headers.get("authorization", "").startswith(ALGORITHM + " ")
@@ -81,3 +110,8 @@ class IamAuthenticator:
                     "sourceIp": [source_ip] if source_ip else [], "username": cred.username, "userArn": cred.user_arn,
                     "cognitoIdentityAuthType": None, "cognitoIdentityAuthProvider": None}
         return AuthResult(self.mode, identity)
+
+
+@AUTH_MODES.register("AWS_IAM")
+def build(config: Mapping[str, Any], auth: AuthConfig, root: Path) -> IamAuthenticator:
+    return IamAuthenticator(parse_config(IamConfig, config))

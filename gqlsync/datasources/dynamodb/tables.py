@@ -19,7 +19,7 @@ def _key_schema(pk: KeyAttribute, sk: KeyAttribute | None) -> list[dict[str, str
     return schema
 
 
-def _projection(ix: IndexConfig) -> dict[str, Any]:
+def add_projection(ix: IndexConfig) -> dict[str, Any]:
     proj: dict[str, Any] = {"ProjectionType": ix.projection}
     if ix.projection == "INCLUDE":
         proj["NonKeyAttributes"] = list(ix.non_key_attributes)
@@ -41,11 +41,11 @@ def create_table_request(t: TableConfig) -> dict[str, Any]:
     if t.global_indexes:
         req["GlobalSecondaryIndexes"] = [
             {"IndexName": ix.name, "KeySchema": _key_schema(ix.partition_key, ix.sort_key),
-             "Projection": _projection(ix)} for ix in t.global_indexes]
+             "Projection": add_projection(ix)} for ix in t.global_indexes]
     if t.local_indexes:
         req["LocalSecondaryIndexes"] = [
             {"IndexName": ix.name, "KeySchema": _key_schema(ix.partition_key, ix.sort_key),
-             "Projection": _projection(ix)} for ix in t.local_indexes]
+             "Projection": add_projection(ix)} for ix in t.local_indexes]
     if t.stream:
         req["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": t.stream}
     return req

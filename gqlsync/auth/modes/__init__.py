@@ -1,0 +1,1 @@
+"""The auth modes, one module each; every module registers its mode in `AUTH_MODES`."""

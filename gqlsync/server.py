@@ -1,0 +1,137 @@
+"""The composition root: builds every collaborator of a server (clients, API versions, authenticators, realtime
+hub, backends) and hands each its dependencies through its constructor; starts and stops them once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gqlsync.apis import ApiRegistry, ServedApi
+from gqlsync.app import App, AppError, Problem, load_app
+from gqlsync.auth import Authenticator
+from gqlsync.auth.authenticator import AuthConfigError
+from gqlsync.auth.directives import AuthRules
+from gqlsync.datasources import AwsSettings, ClientProvider
+from gqlsync.datasources.dynamodb.tables import ensure_tables
+from gqlsync.engine.api import ApiVersion, build_api
+from gqlsync.observe import Metrics
+from gqlsync.realtime import RealtimeHub
+from gqlsync.realtime.broker import Broker, LocalBroker
+from gqlsync.realtime.connection import RealtimeLimits
+
+log = logging.getLogger("gqlsync.server")
+
+
+@dataclass
+class ServerSettings:
+    """How one server runs: where DynamoDB is, whether to create tables, dev conveniences."""
+
+    dynamodb_endpoint: str | None = None
+    embedded_dynamodb_dir: Path | None = None
+    create_tables: bool = False
+    region: str | None = None
+    dev: bool = False
+    redis_url: str | None = None
+    realtime: RealtimeLimits = field(default_factory=RealtimeLimits)
+
+
+def build_served(app: App, clients: ClientProvider, metrics: Metrics, publisher: RealtimeHub, *,
+                 version: str = "1") -> ServedApi:
+    """One app version, ready to install: its executable API and its authenticator. Raises AppError (file, line,
+    reason) for anything that cannot work, so a broken version never replaces a working one."""
+    problems: list[Problem] = []
+    try:
+        api = build_api(app, clients, metrics, lambda schema: AuthRules(schema, app.auth), publisher=publisher,
+                        api_id=app.name, version=version)
+    except AppError as exc:
+        problems.extend(exc.problems)
+    try:
+        authenticator = Authenticator(app.auth, app.root)
+    except AuthConfigError as exc:
+        problems.extend(Problem(str(app.manifest), line, reason) for line, reason in exc.problems)
+    if problems:
+        raise AppError(problems)
+    return ServedApi(api, authenticator)
+
+
+def _broker(settings: ServerSettings) -> Broker:
+    if settings.redis_url:
+        from gqlsync.realtime.redis_broker import RedisBroker
+
+        return RedisBroker(settings.redis_url)
+    return LocalBroker()
+
+
+class GqlsyncServer:
+    """Everything a request needs, built before the first request is served."""
+
+    def __init__(self, source: str | Path | App, settings: ServerSettings | None = None) -> None:
+        self.settings = settings or ServerSettings()
+        # Loading (and building below) fails fast with file/line problems: nothing half-broken is served.
+        self.app = source if isinstance(source, App) else load_app(source)
+        self.metrics = Metrics()
+        s = self.settings
+        self.clients = ClientProvider(AwsSettings(dynamodb_endpoint=s.dynamodb_endpoint) if s.region is None else
+                                      AwsSettings(region=s.region, dynamodb_endpoint=s.dynamodb_endpoint))
+        self.hub = RealtimeHub(_broker(s))
+        self.apis = ApiRegistry()
+        self.api_id = self.app.name
+        self.apis.install(build_served(self.app, self.clients, self.metrics, self.hub))
+        self._embedded: Any = None
+        self._started = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def served(self) -> ServedApi:
+        return self.apis.current(self.api_id)
+
+    @property
+    def api(self) -> ApiVersion:
+        """The version being served now (a request takes it once and keeps it)."""
+        return self.served.api
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._started:
+                return
+            if self.settings.embedded_dynamodb_dir is not None:
+                from gqlsync.embedded.dynamodb import EmbeddedDynamoDB
+
+                self._embedded = EmbeddedDynamoDB(self.settings.embedded_dynamodb_dir)
+                endpoint = await asyncio.to_thread(self._embedded.start)
+                self.clients.settings = AwsSettings(region=self.clients.settings.region,
+                                                    dynamodb_endpoint=endpoint)
+            if self.settings.create_tables and self.app.tables:
+                client = await self.clients.aws("dynamodb")
+                await ensure_tables(client, self.app.tables)
+            for served in self.apis.all():
+                await served.api.start()
+            await self.hub.start()
+            self._started = True
+
+    async def stop(self) -> None:
+        async with self._lock:
+            await self.hub.close()
+            for served in self.apis.all():
+                await served.api.close()
+            await self.clients.close()
+            if self._embedded is not None:
+                await asyncio.to_thread(self._embedded.stop)
+                self._embedded = None
+            self._started = False
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+
+def check_app(source: str | Path | App) -> ServedApi:
+    """What `gqlsync validate` runs: load the app and build a version of it without serving anything.
+
+    Raises AppError listing every problem (manifest, schema, mapping code, data-source and auth config).
+    """
+    app = source if isinstance(source, App) else load_app(source)
+    return build_served(app, ClientProvider(), Metrics(), RealtimeHub())

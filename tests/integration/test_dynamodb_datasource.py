@@ -13,7 +13,7 @@ from gqlsync.datasources import AwsSettings, ClientProvider
 from gqlsync.datasources.dynamodb import DynamoDBDataSource
 from gqlsync.datasources.tables import ensure_tables
 from gqlsync.errors import DataSourceError, ResolverError
-from gqlsync.runtimes.vtl.util_transform import dynamodb_expression
+from gqlsync.util.transform import dynamodb_expression
 from tests.helpers import unique_prefix
 from tests.unit.test_properties import filters
 

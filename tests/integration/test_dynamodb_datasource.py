@@ -13,7 +13,7 @@ from gqlsync.datasources import AwsSettings, Call, ClientProvider, DataSourceEnv
 from gqlsync.datasources.dynamodb.tables import ensure_tables
 from gqlsync.errors import DataSourceError, ResolverError
 from gqlsync.request import RequestScope
-from gqlsync.runtimes.vtl.util_transform import dynamodb_expression
+from gqlsync.util.transform import dynamodb_expression
 from tests.helpers import ROOT, unique_prefix
 from tests.unit.test_properties import filters
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gqlsync.datasources.dynamodb.marshal import decode_token, encode_token, plain, to_wire
-from gqlsync.runtimes.vtl.util_dynamodb import to_attribute
-from gqlsync.runtimes.vtl.util_transform import dynamodb_expression
+from gqlsync.util.dynamodb import to_attribute
+from gqlsync.util.transform import dynamodb_expression
 from tests.unit.vtl_harness import render
 
 json_scalars = st.none() | st.booleans() | st.integers(-(10**15), 10**15) | \

@@ -19,6 +19,8 @@ from typing import Any
 import airspeed
 from airspeed import operators as av
 
+from gqlsync.util.values import is_number  # re-exported: Java-like values share the core's number test
+
 # --------------------------------------------------------------------------- control-flow signals
 
 
@@ -144,10 +146,6 @@ class ForeachDirective(av.ForeachDirective):
 
 
 # --------------------------------------------------------------------------- Java-like values
-
-
-def is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def java_str(value: Any) -> str:

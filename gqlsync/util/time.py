@@ -1,4 +1,4 @@
-"""`$util.time`: clocks and Java/Joda date patterns (yyyy-MM-dd HH:mm:ss.SSSZ) in any time zone."""
+"""`util.time`: clocks and Java/Joda date patterns (yyyy-MM-dd HH:mm:ss.SSSZ) in any time zone, for every runtime."""
 
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ def _from_ms(ms: int | float, tz: str | None = None) -> datetime:
 
 
 class TimeUtil:
-    """The `$util.time` family."""
+    """The `util.time` family, with AppSync's method names (the same in VTL and APPSYNC_JS)."""
 
     def nowISO8601(self) -> str:  # noqa: N802 - AppSync names
         return iso8601(datetime.now(UTC))

@@ -1,13 +1,12 @@
-"""`$util.transform`: filter maps (Amplify's ModelFilterInput shape) to DynamoDB and OpenSearch expressions."""
+"""`util.transform`: filter maps (Amplify's ModelFilterInput shape) to DynamoDB/OpenSearch expressions, as objects."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gqlsync.errors import ResolverError
-from gqlsync.runtimes.vtl.util_dynamodb import to_attribute
-from gqlsync.runtimes.vtl.velocity import dumps
 from gqlsync.subscription_filters import to_subscription_filter
+from gqlsync.util.dynamodb import to_attribute
 
 _COMPARE = {"eq": "=", "ne": "<>", "le": "<=", "lt": "<", "ge": ">=", "gt": ">"}
 
@@ -182,21 +181,25 @@ def elasticsearch_query(spec: Any) -> dict[str, Any]:
     return {"bool": {"must": must}}
 
 
+def subscription_filter(spec: Any, ignored_fields: Any = None, rules: Any = None) -> dict[str, Any]:
+    """`toSubscriptionFilter`; an invalid filter raises a MappingTemplate ResolverError."""
+    try:
+        return to_subscription_filter(spec, ignored_fields, rules)
+    except ValueError as exc:
+        raise ResolverError(f"Invalid subscription filter: {exc}", "MappingTemplate") from None
+
+
 class TransformUtil:
-    """The `$util.transform` family (subscription filters live with the realtime stage)."""
+    """The `util.transform` family returning objects (VTL's twin returns the expressions as JSON text)."""
 
-    def toDynamoDBFilterExpression(self, spec: Any) -> str | None:  # noqa: N802 - AppSync names
-        doc = dynamodb_expression(spec)
-        return None if doc is None else dumps(doc)
+    def toDynamoDBFilterExpression(self, spec: Any) -> dict[str, Any] | None:  # noqa: N802 - AppSync names
+        return dynamodb_expression(spec)
 
-    def toDynamoDBConditionExpression(self, spec: Any) -> str | None:  # noqa: N802
-        return self.toDynamoDBFilterExpression(spec)
+    def toDynamoDBConditionExpression(self, spec: Any) -> dict[str, Any] | None:  # noqa: N802
+        return dynamodb_expression(spec)
 
-    def toElasticsearchQueryDSL(self, spec: Any) -> str:  # noqa: N802
-        return dumps(elasticsearch_query(spec))
+    def toElasticsearchQueryDSL(self, spec: Any) -> dict[str, Any]:  # noqa: N802
+        return elasticsearch_query(spec)
 
     def toSubscriptionFilter(self, spec: Any, ignored_fields: Any = None, rules: Any = None) -> dict[str, Any]:  # noqa: N802
-        try:
-            return to_subscription_filter(spec, ignored_fields, rules)
-        except ValueError as exc:
-            raise ResolverError(f"Invalid subscription filter: {exc}", "MappingTemplate") from None
+        return subscription_filter(spec, ignored_fields, rules)

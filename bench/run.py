@@ -6,6 +6,10 @@ Measured side by side in one run (the machine is shared and noisy, so compare ra
 - a bare Starlette JSON endpoint on the same uvicorn settings (the HTTP-stack limit);
 - raw aioboto3 GetItem at the same concurrency against the same DynamoDB Local (the data limit).
 Load comes from wrk (C) so the client costs little of the two cores.
+
+BENCH_BASELINE=<commit> also serves that commit of gqlsync (checked out beside this one, same venv, same
+DynamoDB Local, same tables) and measures every scenario on it in the same interleaved rounds: the table
+then says how this tree compares with that commit (÷ baseline), which is how a change shows it costs nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ KEY = "da2-gqlsynclocaldevelopmentkey01"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CLIENTS", "16,64").split(",")]
+BASELINE = os.environ.get("BENCH_BASELINE", "")
 EVENT_FIELDS = "id name where when description"
 
 
@@ -55,11 +60,31 @@ def wrk(url: str, body: dict | None, clients: int, seconds: float, auth: str = "
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99}
 
 
-def start(cmd: list[str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+def start(cmd: list[str], port: int, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, env=env)
     wait_for_port(port, 60, proc)
     return proc
+
+
+def checkout(commit: str) -> Path:
+    """That commit's tree in a scratch folder (not a worktree: nothing is left in this repository)."""
+    sha = subprocess.run(["git", "rev-parse", "--short", commit], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    dest = Path(os.environ.get("TMPDIR", "/tmp")) / f"gqlsync-bench-{sha}"
+    if not dest.exists():
+        dest.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", sha], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def serve(tree: Path, port: int, endpoint: str) -> subprocess.Popen[bytes]:
+    """`gqlsync serve` of the gqlsync in `tree` (PYTHONPATH puts it before the installed one)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return start([sys.executable, "-m", "gqlsync.cli", "serve", "examples/event-app", "--host", "127.0.0.1",
+                  "--port", str(port), "--dynamodb-endpoint", endpoint, "--create-tables", "--log-level", "info"],
+                 port, cwd=tree, env=env)
 
 
 def gql(url: str, query: str, variables: dict | None = None) -> dict:
@@ -77,12 +102,15 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         gq_port, bare_port = free_port(), free_port()
-        procs.append(start([sys.executable, "-m", "gqlsync.cli", "serve", "examples/event-app", "--host", "127.0.0.1",
-                            "--port", str(gq_port), "--dynamodb-endpoint", ddb.endpoint, "--create-tables",
-                            "--log-level", "info"], gq_port))
+        procs.append(serve(ROOT, gq_port, ddb.endpoint))
         procs.append(start([sys.executable, str(ROOT / "bench/bare_app.py"), str(bare_port)], bare_port))
         url = f"http://127.0.0.1:{gq_port}/graphql"
         bare = f"http://127.0.0.1:{bare_port}/graphql"
+        base_url = ""
+        if BASELINE:
+            base_port = free_port()
+            procs.append(serve(checkout(BASELINE), base_port, ddb.endpoint))
+            base_url = f"http://127.0.0.1:{base_port}/graphql"
         create = ("mutation($n: String!) { createEvent(name: $n, when: \"2026-12-01\", where: \"Berlin\", "
                   f"description: \"bench\") {{ {EVENT_FIELDS} }} }}")
         event_id = gql(url, create, {"n": "bench"})["data"]["createEvent"]["id"]
@@ -102,6 +130,8 @@ def main() -> None:
         }
         for body in scenarios.values():
             gql(url, body["query"], body.get("variables"))
+            if base_url:
+                gql(base_url, body["query"], body.get("variables"))
         rows: list[dict] = []
         for clients in CONCURRENCY:
             wrk(url, scenarios["getEvent"], clients, 2)  # warm-up (document cache, connection pools, JIT in DDB)
@@ -113,14 +143,19 @@ def main() -> None:
                 cells.setdefault("bare", []).append(wrk(bare, scenarios["getEvent"], clients, SECONDS))
                 for name, body in scenarios.items():
                     cells.setdefault(name, []).append(wrk(url, body, clients, SECONDS))
+                    if base_url:
+                        cells.setdefault(f"{name} @ {BASELINE}", []).append(wrk(base_url, body, clients, SECONDS))
             med = {name: median_cell(runs) for name, runs in cells.items()}
             rows.append({"scenario": "raw aioboto3 GetItem (limit)", "clients": clients, **med["raw"]})
             rows.append({"scenario": "bare Starlette JSON (limit)", "clients": clients, **med["bare"]})
             for name in scenarios:
-                r = dict(med[name])
-                r["vs_getitem"] = r["rps"] / med["raw"]["rps"]
-                r["vs_bare"] = r["rps"] / med["bare"]["rps"]
-                rows.append({"scenario": name, "clients": clients, **r})
+                for label in (name, f"{name} @ {BASELINE}") if base_url else (name,):
+                    r = dict(med[label])
+                    r["vs_getitem"] = r["rps"] / med["raw"]["rps"]
+                    r["vs_bare"] = r["rps"] / med["bare"]["rps"]
+                    if label == name and base_url:
+                        r["vs_base"] = r["rps"] / med[f"{name} @ {BASELINE}"]["rps"]
+                    rows.append({"scenario": label, "clients": clients, **r})
         report(rows)
     finally:
         for p in procs:
@@ -138,13 +173,15 @@ def report(rows: list[dict]) -> None:
     lines = [f"# gqlsync benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
              "", f"{os.cpu_count()} cores; medians of {ROUNDS} interleaved rounds of {SECONDS:.0f} s per cell; "
              "one uvicorn worker; DynamoDB Local; wrk -t1.", "",
-             "| scenario | clients | req/s | p50 ms | p99 ms | ÷ raw GetItem | ÷ bare Starlette |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+             "| scenario | clients | req/s | p50 ms | p99 ms | ÷ raw GetItem | ÷ bare Starlette |"
+             + (" ÷ baseline |" if BASELINE else ""),
+             "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if BASELINE else "")]
     for r in rows:
         ratio = f"{r['vs_getitem']:.2f}" if "vs_getitem" in r else ""
         bare = f"{r['vs_bare']:.2f}" if "vs_bare" in r else ""
+        base = (f" {r['vs_base']:.2f} |" if "vs_base" in r else " |") if BASELINE else ""
         lines.append(f"| {r['scenario']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-                     f"| {ratio} | {bare} |")
+                     f"| {ratio} | {bare} |{base}")
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "bench/results"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -105,6 +106,10 @@ def dev(
     from gqlsync.realtime.connection import RealtimeLimits
 
     embedded = None if dynamodb_endpoint else (data_dir or app_dir / ".gqlsync" / "dynamodb")
+    if embedded is not None and importlib.util.find_spec("moto") is None:
+        err.print("The embedded DynamoDB needs moto, which comes with the dev extra: pip install 'gqlsync[dev]' "
+                  "(or give --dynamodb-endpoint to use another DynamoDB)", style="red", markup=False)
+        raise typer.Exit(2)
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, embedded_dynamodb_dir=embedded,
                               create_tables=True, region=region, dev=True, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))

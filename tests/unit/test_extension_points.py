@@ -164,3 +164,17 @@ async def test_swapping_a_version_is_atomic_and_in_flight_requests_keep_theirs()
         assert server.api is new.api and server.api.version == "2"
         assert (await client.query('{ echo(msg: "b") }'))["data"]["echo"] == "b"
     assert old.api.version == "1"  # the replaced version is untouched and still whole
+
+
+def test_dev_without_moto_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from gqlsync.cli import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "moto" else real(name, *a))
+    result = CliRunner().invoke(cli, ["dev", str(EVENT_APP)])
+    assert result.exit_code == 2
+    assert "gqlsync[dev]" in result.output

@@ -46,6 +46,16 @@ class DataSource(Protocol):
         ...
 
 
+class WithoutConnections:
+    """`start`/`close` for data sources that hold no connection of their own."""
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
 @dataclass(frozen=True)
 class DataSourceEnv:
     """What a data source may use besides its own config: the shared clients and the app folder."""

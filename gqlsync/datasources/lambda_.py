@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv
+from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv, WithoutConnections
 from gqlsync.errors import DataSourceError, ResolverError
 from gqlsync.lambda_runner import LocalFunction, load_handler
 
@@ -31,7 +31,7 @@ class LambdaConfig:
 
 
 @DATA_SOURCES.register("AWS_LAMBDA")
-class LambdaDataSource:
+class LambdaDataSource(WithoutConnections):
     type = "AWS_LAMBDA"
     config_type = LambdaConfig
 
@@ -40,12 +40,6 @@ class LambdaDataSource:
         self.function: LocalFunction | None = None
         if config.handler:
             self.function = LocalFunction(name, load_handler(config.handler, env.root), config.timeout_seconds)
-
-    async def start(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
 
     async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         if self.function is None:

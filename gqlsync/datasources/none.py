@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv
+from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv, WithoutConnections
 
 
 @dataclass(frozen=True)
@@ -14,18 +14,12 @@ class NoneConfig:
 
 
 @DATA_SOURCES.register("NONE")
-class NoneDataSource:
+class NoneDataSource(WithoutConnections):
     type = "NONE"
     config_type = NoneConfig
 
     def __init__(self, name: str, config: NoneConfig, env: DataSourceEnv) -> None:
         self.name = name
-
-    async def start(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
 
     async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         return request.get("payload")

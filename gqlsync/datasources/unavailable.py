@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv
+from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv, WithoutConnections
 from gqlsync.errors import DataSourceError
 
 
@@ -17,18 +17,12 @@ class SearchDomainConfig:
     region: str | None = None
 
 
-class UnavailableDataSource:
+class UnavailableDataSource(WithoutConnections):
     type: str
     config_type = SearchDomainConfig
 
     def __init__(self, name: str, config: SearchDomainConfig, env: DataSourceEnv) -> None:
         self.name = name
-
-    async def start(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
 
     async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         raise DataSourceError(f"Data source {self.name} of type {self.type} is not supported by this gqlsync "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,6 @@ from gqlsync.app import AppError, load_app
 from gqlsync.datasources import ClientProvider
 from gqlsync.engine.api import build_api
 from gqlsync.server import check_app
-from tests.helpers import EVENT_APP
-
-
-@pytest.fixture
-def app_dir(tmp_path: Path) -> Path:
-    dst = tmp_path / "app"
-    shutil.copytree(EVENT_APP, dst, ignore=shutil.ignore_patterns(".gqlsync"))
-    return dst
 
 
 def problems(path: Path) -> list[str]:

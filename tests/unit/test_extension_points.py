@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,26 +10,14 @@ import pytest
 from graphql import GraphQLString
 
 from gqlsync.apis import ApiRegistry
-from gqlsync.app import AppError, load_app
+from gqlsync.app import load_app
 from gqlsync.auth import AUTH_MODES
 from gqlsync.datasources import DATA_SOURCES, Call, DataSourceEnv
 from gqlsync.realtime import RealtimeHub
 from gqlsync.runtimes import RUNTIMES
-from gqlsync.server import GqlsyncServer, ServerSettings, build_served, check_app
+from gqlsync.server import GqlsyncServer, ServerSettings, build_served
 from tests.helpers import EVENT_APP, ROOT, GraphQLClient
-
-
-@pytest.fixture
-def app_dir(tmp_path: Path) -> Path:
-    dst = tmp_path / "app"
-    shutil.copytree(EVENT_APP, dst, ignore=shutil.ignore_patterns(".gqlsync"))
-    return dst
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(AppError) as exc:
-        check_app(path)
-    return [str(p) for p in exc.value.problems]
+from tests.unit.test_app_loading import problems
 
 
 def line_of(path: Path, text: str) -> int:

@@ -93,6 +93,23 @@ class GqlsyncServer:
         """The version being served now (a request takes it once and keeps it)."""
         return self.served.api
 
+    async def install(self, app: App) -> ServedApi:
+        """Build a new version of this server's API from `app`, start it and serve it from now on.
+
+        Raises AppError (and changes nothing) if the app cannot work. Requests and subscriptions that started
+        on the previous version finish on it; retiring old versions is the deploy machinery's job.
+        """
+        if app.name != self.api_id:
+            raise AppError([Problem(str(app.manifest), None, f"this server serves API {self.api_id!r}, "
+                                                             f"not {app.name!r}")])
+        version = str(int(self.api.version) + 1) if self.api.version.isdigit() else f"{self.api.version}+1"
+        served = build_served(app, self.clients, self.metrics, self.hub, version=version)
+        if self._started:
+            await served.api.start()
+        self.apis.install(served)
+        self.app = app
+        return served
+
     async def start(self) -> None:
         async with self._lock:
             if self._started:

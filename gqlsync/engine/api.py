@@ -168,7 +168,6 @@ class ApiVersion:
         if may_subscribe is not None and not may_subscribe(plan.field_name):
             return None, [appsync_error(f"Not Authorized to access {plan.field_name} on type Subscription",
                                         "Unauthorized")]
-        plan.auth_mode = scope.auth_type
         if sub_type.fields[plan.field_name].resolve is not None:
             result = gql_execute(self.schema, prepared.document, context_value=scope, variable_values=variables,
                                  operation_name=operation_name if isinstance(operation_name, str) else None)
@@ -179,7 +178,6 @@ class ApiVersion:
                 return None, [format_error(e, scope.request_id) for e in result.errors]
         plan.enhanced_filter = scope.subscription_filter
         plan.invalidation_filter = scope.invalidation_filter
-        plan.identity = scope.identity
         return plan, []
 
     def _outcome(self, result: ExecutionResult, scope: RequestScope, name: str | None,

@@ -91,8 +91,6 @@ class SubscriptionPlan:
     document_key: int
     enhanced_filter: Any = None
     invalidation_filter: Any = None
-    identity: dict[str, Any] | None = None
-    auth_mode: str = ""
 
     def argument_filter(self) -> dict[str, Any]:
         """AppSync's argument filter: every argument given (non-null) must equal the payload's field."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -82,22 +82,19 @@ class DocumentCache:
         self.rules = list(specified_rules)
         if max_depth:
             self.rules.append(_depth_rule(max_depth))
-        self._cache: OrderedDict[str, PreparedDocument] = OrderedDict()
+        self._cache: LRUCache[str, PreparedDocument] | None = LRUCache(maxsize) if maxsize > 0 else None
         self.hits = 0
         self.misses = 0
 
     def get(self, query: str) -> PreparedDocument:
-        cached = self._cache.get(query)
+        cached = self._cache.get(query) if self._cache is not None else None
         if cached is not None:
-            self._cache.move_to_end(query)
             self.hits += 1
             return cached
         self.misses += 1
         prepared = self._prepare(query)
-        if self.maxsize > 0:
+        if self._cache is not None:
             self._cache[query] = prepared
-            if len(self._cache) > self.maxsize:
-                self._cache.popitem(last=False)
         return prepared
 
     def _prepare(self, query: str) -> PreparedDocument:

@@ -131,6 +131,7 @@ class RedisBroker:
         if body.get("node") == self.node or self._deliver is None:
             return
         try:
-            await self._deliver(str(body.get("api")), list(body.get("events") or []))
+            # "app": what nodes before API ids sent, so a rolling upgrade loses no event
+            await self._deliver(str(body.get("api") or body.get("app")), list(body.get("events") or []))
         except Exception:
             log.exception("delivering an event from Redis failed")

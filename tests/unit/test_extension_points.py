@@ -165,3 +165,18 @@ def test_dev_without_moto_says_which_extra_to_install(monkeypatch: pytest.Monkey
     result = CliRunner().invoke(cli, ["dev", str(EVENT_APP)])
     assert result.exit_code == 2
     assert "gqlsync[dev]" in result.output
+
+
+async def test_data_source_calls_are_bounded_per_request_and_carry_their_context() -> None:
+    from gqlsync.engine.resolvers import Invoker
+    from gqlsync.errors import ResolverError
+    from gqlsync.observe import Metrics
+    from gqlsync.request import RequestScope
+
+    ds = EchoDataSource("Echo", EchoConfig(), DataSourceEnv(None, ROOT))  # type: ignore[arg-type]
+    invoker = Invoker("app", ds, Metrics(), None, max_calls=3)
+    scope = RequestScope(request_id="r", identity=None, headers={}, auth_type="AWS_IAM")
+    call = Call("Query.x", None, scope)
+    assert [await invoker({"payload": i}, call) for i in range(3)] == [f"{i} for Query.x as AWS_IAM" for i in range(3)]
+    with pytest.raises(ResolverError, match="limit of 3 data source calls"):
+        await invoker({"payload": 4}, call)

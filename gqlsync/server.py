@@ -119,8 +119,7 @@ class GqlsyncServer:
 
                 self._embedded = EmbeddedDynamoDB(self.settings.embedded_dynamodb_dir)
                 endpoint = await asyncio.to_thread(self._embedded.start)
-                self.clients.settings = AwsSettings(region=self.clients.settings.region,
-                                                    dynamodb_endpoint=endpoint)
+                self.clients.use_dynamodb_endpoint(endpoint)
             if self.settings.create_tables and self.app.tables:
                 client = await self.clients.aws("dynamodb")
                 await ensure_tables(client, self.app.tables)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -50,6 +51,11 @@ class ClientProvider:
         self._lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = None
         self._dynamodb: dict[tuple[str, str], DynamoDBWireClient] = {}
+
+    def use_dynamodb_endpoint(self, endpoint: str) -> None:
+        """Send DynamoDB calls to `endpoint` from now on (the embedded store's port is known only once it runs);
+        clients made for the previous endpoint are kept until `close`."""
+        self.settings = dataclasses.replace(self.settings, dynamodb_endpoint=endpoint)
 
     @staticmethod
     def _local_credentials(endpoint: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from gqlsync.util import encoding, errors, ids, jsontext, values
@@ -32,8 +33,14 @@ class UtilCore:
     def __init__(self, ctx: ResolverContext, stringify: Stringify = str) -> None:
         self._ctx = ctx
         self._text = stringify
-        self.log = LogUtil(ctx, stringify)
-        self.http = HttpUtil(ctx, stringify)
+
+    @cached_property
+    def log(self) -> LogUtil:  # made on first use: most code never logs
+        return LogUtil(self._ctx, self._text)
+
+    @cached_property
+    def http(self) -> HttpUtil:
+        return HttpUtil(self._ctx, self._text)
 
     def _text_or_none(self, v: Any) -> str | None:
         return None if v is None else self._text(v)

@@ -58,7 +58,7 @@ async def main() -> None:
     runtime = VtlRuntime()
     rows = []
     for name, text in TEMPLATES.items():
-        compiled = runtime.prepare(request=CodeFile(Path(f"{name}.vtl"), text), response=None)
+        compiled = runtime.prepare(request=CodeFile(Path(f"{name}.vtl"), text), response=None, direct=True)
         template = compiled._request  # the runtime's template object (renders on or off the loop)
         natural = template.off_loop
         inline, worker = [], []

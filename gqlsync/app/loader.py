@@ -180,7 +180,6 @@ class _Builder:
             if spec["dataSource"] not in data_sources:
                 self.problem((*path, "dataSource"), f"function {name}: unknown data source {spec['dataSource']!r}")
             runtime = spec.get("runtime", "VTL")
-            self.check_code_fields(path, spec, runtime, f"function {name}")
             out[name] = FunctionConfig(
                 name=name, data_source=spec["dataSource"], runtime=runtime,
                 request=self.code((*path, "request"), spec.get("request")),
@@ -188,22 +187,6 @@ class _Builder:
                 code=self.code((*path, "code"), spec.get("code")),
                 line=self.doc.line_of(path))
         return out
-
-    def check_code_fields(self, path: tuple[str | int, ...], spec: dict[str, Any], runtime: str,
-                          what: str, direct_lambda: bool = False) -> None:
-        if runtime == "APPSYNC_JS":
-            if "code" not in spec:
-                self.problem(path, f"{what}: APPSYNC_JS needs `code:` (a JS module file)")
-            for k in ("request", "response"):
-                if k in spec:
-                    self.problem((*path, k), f"{what}: `{k}:` is for VTL; APPSYNC_JS takes `code:`")
-        else:
-            if "code" in spec:
-                self.problem((*path, "code"), f"{what}: `code:` is for APPSYNC_JS; VTL takes request/response")
-            if not direct_lambda:
-                for k in ("request", "response"):
-                    if k not in spec:
-                        self.problem(path, f"{what}: VTL needs a `{k}:` mapping template")
 
     def resolvers(self, data_sources: dict[str, DataSourceConfig],
                   functions: dict[str, FunctionConfig]) -> tuple[ResolverConfig, ...]:
@@ -218,14 +201,11 @@ class _Builder:
             kind: Literal["UNIT", "PIPELINE"] = spec.get("kind") or ("PIPELINE" if "functions" in spec else "UNIT")
             runtime = spec.get("runtime", "VTL")
             ds = spec.get("dataSource")
-            direct_lambda = False
             if kind == "UNIT":
                 if ds is None:
                     self.problem(path, f"resolver {coord}: a UNIT resolver needs `dataSource:`")
                 elif ds not in data_sources:
                     self.problem((*path, "dataSource"), f"resolver {coord}: unknown data source {ds!r}")
-                else:
-                    direct_lambda = data_sources[ds].type == "AWS_LAMBDA"
                 if "functions" in spec:
                     self.problem((*path, "functions"), f"resolver {coord}: `functions:` needs kind PIPELINE")
             else:
@@ -237,7 +217,7 @@ class _Builder:
                 for j, fn in enumerate(spec.get("functions") or []):
                     if fn not in functions:
                         self.problem((*path, "functions", j), f"resolver {coord}: unknown function {fn!r}")
-            self.check_code_fields(path, spec, runtime, f"resolver {coord}", direct_lambda)
+            # Which code files a resolver needs is its runtime's rule, checked when the version is built.
             if "maxBatchSize" in spec:
                 self.problem((*path, "maxBatchSize"), f"resolver {coord}: maxBatchSize (batched Lambda invocation) "
                                                       "is not supported yet; remove it")

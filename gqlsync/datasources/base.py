@@ -36,6 +36,8 @@ class DataSource(Protocol):
 
     name: str
     type: str
+    #: True when the source takes AppSync's resolver context itself where mapping code is omitted (direct Lambda).
+    direct: bool
 
     async def start(self) -> None: ...
 

@@ -30,6 +30,7 @@ class HttpConfig:
 class HttpDataSource:
     type = "HTTP"
     config_type = HttpConfig
+    direct = False
 
     def __init__(self, name: str, config: HttpConfig, env: DataSourceEnv) -> None:
         self.name = name

@@ -34,6 +34,7 @@ class LambdaConfig:
 class LambdaDataSource(WithoutConnections):
     type = "AWS_LAMBDA"
     config_type = LambdaConfig
+    direct = True
 
     def __init__(self, name: str, config: LambdaConfig, env: DataSourceEnv) -> None:
         self.name = name

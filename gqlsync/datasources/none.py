@@ -17,6 +17,7 @@ class NoneConfig:
 class NoneDataSource(WithoutConnections):
     type = "NONE"
     config_type = NoneConfig
+    direct = False
 
     def __init__(self, name: str, config: NoneConfig, env: DataSourceEnv) -> None:
         self.name = name

@@ -20,6 +20,7 @@ class SearchDomainConfig:
 class UnavailableDataSource(WithoutConnections):
     type: str
     config_type = SearchDomainConfig
+    direct = False
 
     def __init__(self, name: str, config: SearchDomainConfig, env: DataSourceEnv) -> None:
         self.name = name

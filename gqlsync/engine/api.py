@@ -38,7 +38,7 @@ from gqlsync.engine.subscriptions import (
 from gqlsync.errors import UnauthorizedError
 from gqlsync.observe import Metrics
 from gqlsync.registry import UnknownKind
-from gqlsync.runtimes import Compiled, RequestScope, get_runtime
+from gqlsync.runtimes import CodeShapeError, Compiled, RequestScope, get_runtime
 from gqlsync.typed_config import ConfigError
 
 DEFAULT_LIMITS: dict[str, Any] = {
@@ -246,14 +246,16 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
     if problems:
         raise AppError(problems)
 
-    def compile_code(runtime: str, request: CodeFile | None, response: CodeFile | None,
-                     code: CodeFile | None, line: int | None) -> Compiled | None:
+    def compile_code(what: str, runtime: str, request: CodeFile | None, response: CodeFile | None,
+                     code: CodeFile | None, line: int | None, direct: bool = False) -> Compiled | None:
         try:
-            return get_runtime(runtime).prepare(request=request, response=response, code=code)
+            return get_runtime(runtime).prepare(request=request, response=response, code=code, direct=direct)
         except AppError as exc:
             problems.extend(exc.problems)
+        except CodeShapeError as exc:
+            problems.extend(Problem(str(app.manifest), line, f"{what}: {reason}") for reason in exc.reasons)
         except UnknownKind as exc:
-            problems.append(Problem(str(app.manifest), line, str(exc)))
+            problems.append(Problem(str(app.manifest), line, f"{what}: {exc}"))
         return None
 
     def invoker(ds_name: str, config: ResolverConfig | FunctionConfig) -> Invoker:
@@ -261,7 +263,8 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
 
     functions: dict[str, Step] = {}
     for fn in app.functions.values():
-        compiled = compile_code(fn.runtime, fn.request, fn.response, fn.code, fn.line)
+        compiled = compile_code(f"function {fn.name}", fn.runtime, fn.request, fn.response, fn.code, fn.line,
+                                data_sources[fn.data_source].direct)
         if compiled is not None:
             functions[fn.name] = Step(fn.name, compiled, invoker(fn.data_source, fn))
 
@@ -278,14 +281,14 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
             continue
         if rc.kind == "UNIT":
             assert rc.data_source is not None
-            compiled = compile_code(rc.runtime, rc.request, rc.response, rc.code, rc.line)
+            compiled = compile_code(f"resolver {rc.coordinate}", rc.runtime, rc.request, rc.response, rc.code,
+                                    rc.line, data_sources[rc.data_source].direct)
             if compiled is not None:
                 unit = Step(rc.coordinate, compiled, invoker(rc.data_source, rc))
                 bound.append((rc, FieldResolver(rc.coordinate, unit=unit, max_calls=max_calls)))
         else:
-            before_after = None
-            if rc.request or rc.response or rc.code:
-                before_after = compile_code(rc.runtime, rc.request, rc.response, rc.code, rc.line)
+            before_after = compile_code(f"resolver {rc.coordinate}", rc.runtime, rc.request, rc.response, rc.code,
+                                        rc.line)
             steps = tuple(functions[f] for f in rc.functions if f in functions)
             if len(steps) == len(rc.functions):
                 bound.append((rc, FieldResolver(rc.coordinate, before_after=before_after, steps=steps,

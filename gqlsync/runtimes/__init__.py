@@ -2,6 +2,7 @@
 
 from gqlsync.runtimes.base import (
     RUNTIMES,
+    CodeShapeError,
     Compiled,
     DataSourceCall,
     EarlyReturn,
@@ -11,5 +12,5 @@ from gqlsync.runtimes.base import (
 )
 from gqlsync.runtimes.context import InfoView, RequestScope, ResolverContext
 
-__all__ = ["RUNTIMES", "Compiled", "DataSourceCall", "EarlyReturn", "InfoView", "RequestScope", "ResolverContext",
-           "Runtime", "get_runtime", "run_step"]
+__all__ = ["RUNTIMES", "CodeShapeError", "Compiled", "DataSourceCall", "EarlyReturn", "InfoView", "RequestScope",
+           "ResolverContext", "Runtime", "get_runtime", "run_step"]

@@ -48,13 +48,26 @@ class Compiled(Protocol):
     async def run(self, ctx: ResolverContext, data_source: DataSourceCall, *, raise_on_error: bool) -> Any: ...
 
 
+class CodeShapeError(ValueError):
+    """The code files a resolver names do not fit its runtime (e.g. VTL without a response template)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
 class Runtime(Protocol):
-    """A resolver language. `prepare` raises AppError (file, line, reason) on code that cannot compile."""
+    """A resolver language.
+
+    `prepare` raises CodeShapeError when the files given do not fit the language, and AppError (file, line,
+    reason) on code that cannot compile. `direct` says the data source takes the resolver's context where
+    code is omitted (AppSync's direct Lambda resolvers), so the runtime may accept missing halves.
+    """
 
     name: str
 
     def prepare(self, *, request: CodeFile | None, response: CodeFile | None,
-                code: CodeFile | None) -> Compiled: ...
+                code: CodeFile | None, direct: bool = False) -> Compiled: ...
 
 
 #: Runtimes by AppSync's name (VTL, APPSYNC_JS, ...); each runtime package registers itself.

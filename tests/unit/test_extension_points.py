@@ -87,6 +87,7 @@ class EchoDataSource:
 
     type = "TEST_ECHO"
     config_type = EchoConfig
+    direct = False
     started = 0
 
     def __init__(self, name: str, config: EchoConfig, env: DataSourceEnv) -> None:
@@ -180,3 +181,17 @@ async def test_data_source_calls_are_bounded_per_request_and_carry_their_context
     assert [await invoker({"payload": i}, call) for i in range(3)] == [f"{i} for Query.x as AWS_IAM" for i in range(3)]
     with pytest.raises(ResolverError, match="limit of 3 data source calls"):
         await invoker({"payload": 4}, call)
+
+
+def test_which_code_files_a_resolver_needs_is_its_runtimes_rule(app_dir: Path) -> None:
+    manifest = app_dir / "gqlsync.yaml"
+    text = manifest.read_text()
+    text = text.replace("    field: getEvent\n    dataSource: EventsTable\n    request: resolvers/Query.getEvent.req.vtl\n"
+                        "    response: resolvers/item.res.vtl\n",
+                        "    field: getEvent\n    dataSource: EventsTable\n    request: resolvers/Query.getEvent.req.vtl\n", 1)
+    text = text.replace("    field: listEvents\n", "    field: listEvents\n    runtime: APPSYNC_JS\n", 1)
+    manifest.write_text(text)
+    found = problems(app_dir)
+    assert any(f"gqlsync.yaml:{line_of(manifest, 'field: getEvent') - 1}: resolver Query.getEvent: VTL needs a "
+               "`response:` mapping template" in p for p in found), found
+    assert any("resolver Query.listEvents: unknown runtime 'APPSYNC_JS'; this gqlsync knows VTL" in p for p in found)

@@ -157,7 +157,8 @@ def test_append_error_keeps_going() -> None:
     from gqlsync.app.model import CodeFile
     from gqlsync.runtimes.vtl import VtlRuntime
 
-    code = VtlRuntime().prepare(request=None, response=CodeFile(Path("t"), '$util.appendError("warn", "W")"done"'))
+    code = VtlRuntime().prepare(request=None, response=CodeFile(Path("t"), '$util.appendError("warn", "W")"done"'),
+                                direct=True)
     assert respond(code, ctx) == "done"
     assert [(e.message, e.error_type) for e, _, _ in ctx.scope.appended_errors] == [("warn", "W")]
 
@@ -170,7 +171,7 @@ def test_log_goes_to_the_request() -> None:
     from gqlsync.runtimes.vtl import VtlRuntime
 
     code = VtlRuntime().prepare(request=None, response=CodeFile(
-        Path("t"), '$util.log.info("hello {}", 42)$util.log.error("bad")"x"'))
+        Path("t"), '$util.log.info("hello {}", 42)$util.log.error("bad")"x"'), direct=True)
     assert respond(code, ctx) == "x"
     assert [(log["level"], log["message"]) for log in ctx.scope.logs] == [("info", "hello 42"), ("error", "bad")]
 
@@ -271,7 +272,7 @@ def test_syntax_error_names_file_line_column() -> None:
     from gqlsync.runtimes.vtl import VtlRuntime
 
     with pytest.raises(AppError) as exc:
-        VtlRuntime().prepare(request=CodeFile(Path("/x/req.vtl"), '{\n  "a": #if($x)\n'), response=None)
+        VtlRuntime().prepare(request=CodeFile(Path("/x/req.vtl"), '{\n  "a": #if($x)\n'), response=None, direct=True)
     p = exc.value.problems[0]
     assert p.file == "/x/req.vtl" and p.line is not None and p.line >= 2 and "VTL syntax error" in p.message
 
@@ -284,7 +285,8 @@ def test_args_are_shared_and_mutable_like_appsync() -> None:
     from gqlsync.runtimes.vtl import VtlRuntime
 
     code = VtlRuntime().prepare(request=None, response=CodeFile(
-        Path("t"), '$util.qr($ctx.args.input.put("b", 2))$util.qr($ctx.stash.put("s", 1))$util.toJson($ctx.args)'))
+        Path("t"), '$util.qr($ctx.args.input.put("b", 2))$util.qr($ctx.stash.put("s", 1))$util.toJson($ctx.args)'),
+        direct=True)
     assert respond(code, ctx) == {"input": {"a": 1, "b": 2}}
     assert ctx.arguments["input"] == {"a": 1, "b": 2} and ctx.stash == {"s": 1}
     assert json.dumps(ctx.arguments)

@@ -34,7 +34,7 @@ def make_ctx(args: dict[str, Any] | None = None, **kw: Any) -> ResolverContext:
 def render(template: str, args: dict[str, Any] | None = None, **kw: Any) -> Any:
     """The response-template result (parsed JSON, or the #return value)."""
     code = CodeFile(Path("t.vtl"), template)
-    compiled = VtlRuntime().prepare(request=None, response=code)
+    compiled = VtlRuntime().prepare(request=None, response=code, direct=True)
     return respond(compiled, make_ctx(args, **kw))
 
 

@@ -37,6 +37,7 @@ class DynamoDBDataSource:
 
     type = "AMAZON_DYNAMODB"
     config_type = DynamoDBConfig
+    direct = False
 
     def __init__(self, name: str, config: DynamoDBConfig, env: DataSourceEnv) -> None:
         self.name = name

@@ -11,7 +11,7 @@ from typing import Any
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import CodeFile
 from gqlsync.errors import GqlsyncError, ResolverError
-from gqlsync.runtimes.base import RUNTIMES, DataSourceCall, EarlyReturn, run_step
+from gqlsync.runtimes.base import RUNTIMES, CodeShapeError, DataSourceCall, EarlyReturn, run_step
 from gqlsync.runtimes.context import ResolverContext
 from gqlsync.runtimes.vtl.extensions import Extensions
 from gqlsync.runtimes.vtl.util import Util
@@ -136,7 +136,13 @@ class VtlRuntime:
     name = "VTL"
 
     def prepare(self, *, request: CodeFile | None, response: CodeFile | None,
-                code: CodeFile | None = None) -> VtlCompiled:
+                code: CodeFile | None = None, direct: bool = False) -> VtlCompiled:
+        shape = ["`code:` is for APPSYNC_JS; VTL takes request/response"] if code is not None else []
+        if not direct:  # only a data source that takes the context itself may go without templates
+            shape += [f"VTL needs a `{k}:` mapping template" for k, f in (("request", request), ("response", response))
+                      if f is None]
+        if shape:
+            raise CodeShapeError(shape)
         problems = []
         templates: list[_Template | None] = []
         for code_file in (request, response):

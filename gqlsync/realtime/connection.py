@@ -111,10 +111,9 @@ class Connection:
         auth = self.auth
         used_headers = self.auth_headers
         if headers is not None:
+            used_headers = {str(k).lower(): str(v) for k, v in headers.items()}
             try:
-                auth = await served.authenticator.authenticate(
-                    {str(k).lower(): str(v) for k, v in headers.items()}, self.client_ip, facts)
-                used_headers = {str(k).lower(): str(v) for k, v in headers.items()}
+                auth = await served.authenticator.authenticate(used_headers, self.client_ip, facts)
             except AuthFailure as exc:
                 return [{"errorType": "UnauthorizedException", "message": exc.message}]
         assert auth is not None

@@ -40,6 +40,20 @@ BASELINE = os.environ.get("BENCH_BASELINE", "")
 EVENT_FIELDS = "id name where when description"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url: str, body: dict | None, clients: int, seconds: float, pid: int) -> dict[str, float]:
+    """wrk's figures plus the server's own CPU per request: what gqlsync costs, whatever DynamoDB Local takes."""
+    before = cpu_seconds(pid)
+    cell = wrk(url, body, clients, seconds)
+    cell["cpu_us"] = (cpu_seconds(pid) - before) / (cell["rps"] * seconds) * 1e6
+    return cell
+
+
 def wrk(url: str, body: dict | None, clients: int, seconds: float, auth: str = "") -> dict[str, float]:
     env = {**os.environ, "GQL_BODY": json.dumps(body or {}), "GQL_KEY": KEY, "GQL_AUTH": auth}
     out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s",
@@ -103,6 +117,7 @@ def main() -> None:
     try:
         gq_port, bare_port = free_port(), free_port()
         procs.append(serve(ROOT, gq_port, ddb.endpoint))
+        gq_pid = procs[-1].pid
         procs.append(start([sys.executable, str(ROOT / "bench/bare_app.py"), str(bare_port)], bare_port))
         url = f"http://127.0.0.1:{gq_port}/graphql"
         bare = f"http://127.0.0.1:{bare_port}/graphql"
@@ -110,6 +125,7 @@ def main() -> None:
         if BASELINE:
             base_port = free_port()
             procs.append(serve(checkout(BASELINE), base_port, ddb.endpoint))
+            base_pid = procs[-1].pid
             base_url = f"http://127.0.0.1:{base_port}/graphql"
         create = ("mutation($n: String!) { createEvent(name: $n, when: \"2026-12-01\", where: \"Berlin\", "
                   f"description: \"bench\") {{ {EVENT_FIELDS} }} }}")
@@ -136,15 +152,19 @@ def main() -> None:
         for clients in CONCURRENCY:
             wrk(url, scenarios["getEvent"], clients, 2)  # warm-up (document cache, connection pools, JIT in DDB)
             cells: dict[str, list[dict[str, float]]] = {}
-            for _ in range(ROUNDS):  # interleaved, so each ratio compares numbers measured moments apart
+            for round_ in range(ROUNDS):  # interleaved, so each ratio compares numbers measured moments apart
                 cells.setdefault("raw", []).append(json.loads(subprocess.run(
                     [sys.executable, str(ROOT / "bench/raw_getitem.py"), ddb.endpoint, "events", event_id,
                      str(clients), str(SECONDS)], capture_output=True, text=True, check=True).stdout))
                 cells.setdefault("bare", []).append(wrk(bare, scenarios["getEvent"], clients, SECONDS))
                 for name, body in scenarios.items():
-                    cells.setdefault(name, []).append(wrk(url, body, clients, SECONDS))
-                    if base_url:
-                        cells.setdefault(f"{name} @ {BASELINE}", []).append(wrk(base_url, body, clients, SECONDS))
+                    servers = [(name, url, gq_pid)]
+                    if base_url:  # which server goes first alternates by round, so order favours neither
+                        servers.append((f"{name} @ {BASELINE}", base_url, base_pid))
+                        if round_ % 2:
+                            servers.reverse()
+                    for label, target, pid in servers:
+                        cells.setdefault(label, []).append(measured(target, body, clients, SECONDS, pid))
             med = {name: median_cell(runs) for name, runs in cells.items()}
             rows.append({"scenario": "raw aioboto3 GetItem (limit)", "clients": clients, **med["raw"]})
             rows.append({"scenario": "bare Starlette JSON (limit)", "clients": clients, **med["bare"]})
@@ -155,6 +175,7 @@ def main() -> None:
                     r["vs_bare"] = r["rps"] / med["bare"]["rps"]
                     if label == name and base_url:
                         r["vs_base"] = r["rps"] / med[f"{name} @ {BASELINE}"]["rps"]
+                        r["vs_base_cpu"] = r["cpu_us"] / med[f"{name} @ {BASELINE}"]["cpu_us"]
                     rows.append({"scenario": label, "clients": clients, **r})
         report(rows)
     finally:
@@ -166,22 +187,23 @@ def main() -> None:
 
 def median_cell(runs: list[dict[str, float]]) -> dict[str, float]:
     """Median of each measure across rounds (req/s, p50, p99 taken separately)."""
-    return {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms")}
+    return {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50_ms", "p99_ms", "cpu_us") if k in runs[0]}
 
 
 def report(rows: list[dict]) -> None:
     lines = [f"# gqlsync benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
              "", f"{os.cpu_count()} cores; medians of {ROUNDS} interleaved rounds of {SECONDS:.0f} s per cell; "
              "one uvicorn worker; DynamoDB Local; wrk -t1.", "",
-             "| scenario | clients | req/s | p50 ms | p99 ms | ÷ raw GetItem | ÷ bare Starlette |"
-             + (" ÷ baseline |" if BASELINE else ""),
-             "|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if BASELINE else "")]
+             "| scenario | clients | req/s | p50 ms | p99 ms | server CPU µs/req | ÷ raw GetItem | ÷ bare Starlette |"
+             + (" ÷ baseline (req/s) | ÷ baseline (CPU) |" if BASELINE else ""),
+             "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if BASELINE else "")]
     for r in rows:
         ratio = f"{r['vs_getitem']:.2f}" if "vs_getitem" in r else ""
         bare = f"{r['vs_bare']:.2f}" if "vs_bare" in r else ""
-        base = (f" {r['vs_base']:.2f} |" if "vs_base" in r else " |") if BASELINE else ""
+        base = (f" {r['vs_base']:.2f} | {r['vs_base_cpu']:.2f} |" if "vs_base" in r else " | |") if BASELINE else ""
+        cpu = f"{r['cpu_us']:.0f}" if "cpu_us" in r else ""
         lines.append(f"| {r['scenario']} | {r['clients']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
-                     f"| {ratio} | {bare} |{base}")
+                     f"| {cpu} | {ratio} | {bare} |{base}")
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "bench/results"

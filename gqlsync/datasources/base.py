@@ -14,10 +14,12 @@ from gqlsync.request import RequestScope
 from gqlsync.typed_config import ConfigError, parse_config
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """What a data source knows of the call it serves: the resolver (or pipeline function) making it, with its
-    config (sync config, caching keys, ... as those features land), and the request it belongs to."""
+    config (sync config, caching keys, ... as those features land), and the request it belongs to.
+
+    Made once per resolver step (not frozen: a frozen dataclass costs more to build on this hot path)."""
 
     where: str
     config: ResolverConfig | FunctionConfig | None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -27,12 +28,7 @@ class Invoker:
 
     def bind(self, ctx: ResolverContext) -> DataSourceCall:
         """The data-source call one resolver step may make (any number of times, within the request's bound)."""
-        call = Call(ctx.where, self.config, ctx.scope)
-
-        async def invoke(request: dict[str, Any]) -> Any:
-            return await self(request, call)
-
-        return invoke
+        return partial(self.__call__, call=Call(ctx.where, self.config, ctx.scope))
 
     async def __call__(self, request: dict[str, Any], call: Call) -> Any:
         scope = call.scope

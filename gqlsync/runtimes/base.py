@@ -81,17 +81,18 @@ def _direct_lambda_payload(ctx: ResolverContext) -> dict[str, Any]:
         "info": ctx.info.as_dict(), "stash": ctx.stash}}
 
 
-async def run_step(code: Compiled, ctx: ResolverContext, data_source: DataSourceCall, *, raise_on_error: bool,
-                   name: str) -> Any:
+async def run_step(code: Compiled, ctx: ResolverContext, data_source: DataSourceCall, *,
+                   raise_on_error: bool) -> Any:
     """AppSync's template step: request code -> data source -> response code. Raises EarlyReturn from the request.
 
     With `raise_on_error` (unit resolvers) a data-source error of a 2017-02-28 document is raised at once;
-    otherwise the response code sees it as `ctx.error` and decides.
+    otherwise the response code sees it as `ctx.error` and decides. Template runtimes use it as their
+    `Compiled.run` (`run = run_step` in the class body).
     """
     if code.has_request:
         request = await code.request(ctx)
         if not isinstance(request, dict):
-            raise ResolverError(f"The request mapping code of {name} must produce a JSON object for "
+            raise ResolverError(f"The request mapping code of {ctx.where} must produce a JSON object for "
                                 f"its data source, got {type(request).__name__}.", "MappingTemplate")
     else:
         request = _direct_lambda_payload(ctx)

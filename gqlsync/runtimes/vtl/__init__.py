@@ -11,7 +11,7 @@ from typing import Any
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import CodeFile
 from gqlsync.errors import GqlsyncError, ResolverError
-from gqlsync.runtimes.base import RUNTIMES, CodeShapeError, DataSourceCall, EarlyReturn, run_step
+from gqlsync.runtimes.base import RUNTIMES, CodeShapeError, EarlyReturn, run_step
 from gqlsync.runtimes.context import ResolverContext
 from gqlsync.runtimes.vtl.extensions import Extensions
 from gqlsync.runtimes.vtl.util import Util
@@ -68,6 +68,7 @@ class _Template:
         self.off_loop = _UNBOUNDED.search(code.text) is not None
 
     async def render(self, ctx: ResolverContext) -> tuple[Any, bool]:
+        """Render on the loop (loop-free templates) or on a worker thread (templates that loop)."""
         if not self.off_loop:
             return self.run(ctx)
         return await asyncio.get_running_loop().run_in_executor(_WORKERS, self.run, ctx)
@@ -114,19 +115,20 @@ class VtlCompiled:
         self.has_response = self._response is not None
 
     async def request(self, ctx: ResolverContext) -> Any:
-        assert self._request is not None
-        value, returned = await self._request.render(ctx)
+        template = self._request
+        assert template is not None
+        value, returned = await template.render(ctx) if template.off_loop else template.run(ctx)
         if returned:
             raise EarlyReturn(value)
         return value
 
     async def response(self, ctx: ResolverContext) -> Any:
-        assert self._response is not None
-        value, _ = await self._response.render(ctx)
+        template = self._response
+        assert template is not None
+        value, _ = await template.render(ctx) if template.off_loop else template.run(ctx)
         return value
 
-    async def run(self, ctx: ResolverContext, data_source: DataSourceCall, *, raise_on_error: bool) -> Any:
-        return await run_step(self, ctx, data_source, raise_on_error=raise_on_error, name=ctx.where)
+    run = run_step  # AppSync's request -> data source -> response
 
 
 @RUNTIMES.register("VTL")

@@ -43,14 +43,27 @@ def _accepts(annotation: Any, value: Any) -> bool:
             return False
         args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
         return not args or all(_accepts(args[0], v) for v in value)
-    if origin in (dict, Mapping) or annotation is dict:
+    if origin in (dict, Mapping) or annotation is dict or dataclasses.is_dataclass(annotation):
         return isinstance(value, Mapping)
     if typing.get_origin(annotation) is typing.Literal:
         return value in typing.get_args(annotation)
     return isinstance(value, annotation)
 
 
+def _dataclass_of(annotation: Any) -> type | None:
+    """The dataclass a field holds (also as `X | None`), read recursively with its own keys checked."""
+    if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        found = [a for a in typing.get_args(annotation) if dataclasses.is_dataclass(a) and isinstance(a, type)]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
 def _describe(annotation: Any) -> str:
+    nested = _dataclass_of(annotation)
+    if nested is not None:
+        return f"a mapping ({', '.join(sorted(_fields(nested)))})"
     if typing.get_origin(annotation) is typing.Literal:
         return " | ".join(repr(a) for a in typing.get_args(annotation))
     return str(annotation).replace("typing.", "").replace("NoneType", "null")
@@ -88,6 +101,13 @@ def parse_config(cls: type[C], raw: Mapping[str, Any] | None, where: str = "conf
         if not _accepts(annotation, value):
             problems.append((f"{where}.{key}", f"{where}.{key}: expected {_describe(annotation)}, got {value!r}"))
             continue
+        nested = _dataclass_of(annotation)
+        if nested is not None and isinstance(value, Mapping):
+            try:
+                value = parse_config(nested, value, f"{where}.{key}")
+            except ConfigError as exc:
+                problems.extend((k or f"{where}.{key}", reason) for k, reason in exc.problems)
+                continue
         values[f.name] = tuple(value) if isinstance(value, list) else value
     for key, (f, _) in fields.items():
         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in values \

@@ -69,7 +69,14 @@ class DataSourceConfig:
     key_lines: dict[str, int | None] = field(default_factory=dict)
 
     def line_of(self, key: str | None) -> int | None:
-        return self.key_lines.get(key or "", self.line) or self.line
+        """The line of `key` (`config.a.b` falls back to `config.a`, then to the data source's own line)."""
+        parts = (key or "").split(".")
+        while parts:
+            line = self.key_lines.get(".".join(parts))
+            if line:
+                return line
+            parts.pop()
+        return self.line
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gqlsync.apis import ApiRegistry, ServedApi
-from gqlsync.app import App, AppError, Problem, load_app
+from gqlsync.app import App, AppError, Problem, TableConfig, load_app
 from gqlsync.auth import Authenticator
 from gqlsync.auth.authenticator import AuthConfigError
 from gqlsync.auth.directives import AuthRules
@@ -93,6 +93,15 @@ class GqlsyncServer:
         """The version being served now (a request takes it once and keeps it)."""
         return self.served.api
 
+    def _tables(self) -> tuple[TableConfig, ...]:
+        """The manifest's tables and those its data sources need (Delta Sync's change records), each once."""
+        named: dict[str, TableConfig] = {t.name: t for t in self.app.tables}
+        for served in self.apis.all():
+            for ds in served.api.data_sources.values():
+                for t in ds.tables:
+                    named.setdefault(t.name, t)
+        return tuple(named.values())
+
     async def install(self, app: App) -> ServedApi:
         """Build a new version of this server's API from `app`, start it and serve it from now on.
 
@@ -120,9 +129,10 @@ class GqlsyncServer:
                 self._embedded = EmbeddedDynamoDB(self.settings.embedded_dynamodb_dir)
                 endpoint = await asyncio.to_thread(self._embedded.start)
                 self.clients.use_dynamodb_endpoint(endpoint)
-            if self.settings.create_tables and self.app.tables:
+            tables = self._tables()
+            if self.settings.create_tables and tables:
                 client = await self.clients.aws("dynamodb")
-                await ensure_tables(client, self.app.tables)
+                await ensure_tables(client, tables)
             for served in self.apis.all():
                 await served.api.start()
             await self.hub.start()

@@ -404,8 +404,10 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
         if ds_type == "AMAZON_DYNAMODB":
             ddb = p.get("DynamoDBConfig") or {}
             entry["config"] = {"tableName": ddb.get("TableName")}
-            if (ddb.get("DeltaSyncConfig") or ddb.get("Versioned")):
+            if ddb.get("Versioned"):
                 entry["config"]["versioned"] = True
+            if ddb.get("DeltaSyncConfig"):
+                entry["config"]["deltaSyncConfig"] = _delta_sync_config(ddb["DeltaSyncConfig"])
         elif ds_type == "HTTP":
             entry["config"] = {"endpoint": (p.get("HttpConfig") or {}).get("Endpoint")}
         elif ds_type == "AWS_LAMBDA":
@@ -435,6 +437,8 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
                 spec[kind.lower()] = path
         if "response" not in spec:
             spec["response"] = default_response(f"function {fname}", f"fn.{fname}.res.vtl")
+        if res.props.get("SyncConfig"):
+            spec["syncConfig"] = _sync_config(stacks.resolve(res.props["SyncConfig"]))
         functions[fname] = spec
 
     # Resolvers
@@ -461,6 +465,8 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
         if "response" not in spec and "dataSource" in spec and ds_type not in (None, "AWS_LAMBDA"):
             # a direct Lambda resolver needs no templates; any other unit resolver gets the default
             spec["response"] = default_response(f"resolver {coord}", f"{coord}.res.vtl")
+        if p.get("SyncConfig"):
+            spec["syncConfig"] = _sync_config(stacks.resolve(p["SyncConfig"]))
         resolvers.append(spec)
 
     # Tables
@@ -504,3 +510,27 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
                                       encoding="utf-8")
     return ImportResult(out, len(resolvers), len(functions), len(data_sources), len(tables), skipped, notes,
                         used_key)
+
+
+def _delta_sync_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """AppSync's DeltaSyncConfig (CloudFormation writes the TTLs as strings of minutes)."""
+    out: dict[str, Any] = {"deltaSyncTableName": cfg.get("DeltaSyncTableName")}
+    for cfn, ours in (("BaseTableTTL", "baseTableTTL"), ("DeltaSyncTableTTL", "deltaSyncTableTTL")):
+        if cfg.get(cfn) is not None:
+            value = cfg[cfn]
+            out[ours] = int(value) if isinstance(value, (int, str)) and str(value).isdigit() else value
+    return out
+
+
+def _sync_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """AppSync's SyncConfig as the manifest writes it; every property is carried over (a Lambda handler's ARN
+    too, which the manifest refuses with its reason: import never drops a setting silently)."""
+    out: dict[str, Any] = {}
+    if cfg.get("ConflictDetection") is not None:
+        out["conflictDetection"] = cfg["ConflictDetection"]
+    if cfg.get("ConflictHandler") is not None:
+        out["conflictHandler"] = cfg["ConflictHandler"]
+    lam = cfg.get("LambdaConflictHandlerConfig")
+    if lam:
+        out["lambdaConflictHandlerArn"] = lam.get("LambdaConflictHandlerArn")
+    return out

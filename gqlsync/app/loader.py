@@ -23,10 +23,12 @@ from gqlsync.app.model import (
     IndexConfig,
     KeyAttribute,
     ResolverConfig,
+    SyncConfig,
     TableConfig,
 )
 from gqlsync.app.yamlpos import PositionedYaml, load_positioned
 from gqlsync.resources import data_dir, read_text
+from gqlsync.typed_config import ConfigError, parse_config
 
 MANIFEST_NAMES = ("gqlsync.yaml", "gqlsync.yml")
 #: Code paths starting with this name files of the stock resolver library (the `resolvers/` folder).
@@ -185,8 +187,25 @@ class _Builder:
                 request=self.code((*path, "request"), spec.get("request")),
                 response=self.code((*path, "response"), spec.get("response")),
                 code=self.code((*path, "code"), spec.get("code")),
-                line=self.doc.line_of(path))
+                line=self.doc.line_of(path), sync=self.sync(path, spec))
         return out
+
+    def sync(self, path: tuple[str | int, ...], spec: dict[str, Any]) -> SyncConfig | None:
+        """`syncConfig:` read key by key (conflictDetection, conflictHandler, lambdaConflictHandlerConfig)."""
+        if "syncConfig" not in spec:
+            return None
+        try:
+            config = parse_config(SyncConfig, spec["syncConfig"], "syncConfig", refused={
+                "lambdaConflictHandlerArn": "remote conflict handlers are not supported yet; give "
+                                            "lambdaConflictHandlerConfig.handler (file.py:function)"})
+            if config.conflict_handler == "LAMBDA":
+                raise ConfigError([("syncConfig.conflictHandler", "syncConfig.conflictHandler: LAMBDA is not "
+                                    "supported yet (use AUTOMERGE or OPTIMISTIC_CONCURRENCY)")])
+            return config
+        except ConfigError as exc:
+            for key, reason in exc.problems:
+                self.problem((*path, *(key or "syncConfig").split(".")), reason)
+            return None
 
     def resolvers(self, data_sources: dict[str, DataSourceConfig],
                   functions: dict[str, FunctionConfig]) -> tuple[ResolverConfig, ...]:
@@ -228,7 +247,7 @@ class _Builder:
                 response=self.code((*path, "response"), spec.get("response")),
                 functions=tuple(spec.get("functions") or ()),
                 code=self.code((*path, "code"), spec.get("code")),
-                line=self.doc.line_of(path)))
+                line=self.doc.line_of(path), sync=self.sync(path, spec)))
         return tuple(out)
 
     def table(self, i: int, t: dict[str, Any]) -> TableConfig:

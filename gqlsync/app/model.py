@@ -80,6 +80,29 @@ class DataSourceConfig:
 
 
 @dataclass(frozen=True)
+class LambdaConflictHandlerConfig:
+    """The local Lambda handler (`file.py:function` in the app folder) that resolves conflicts."""
+
+    handler: str
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """A resolver's or function's Delta Sync settings (AppSync's SyncConfig)."""
+
+    conflict_detection: Literal["VERSION", "NONE"] = "VERSION"
+    conflict_handler: Literal["OPTIMISTIC_CONCURRENCY", "AUTOMERGE", "LAMBDA"] = "OPTIMISTIC_CONCURRENCY"
+    lambda_conflict_handler_config: LambdaConflictHandlerConfig | None = None
+
+    def check(self) -> None:
+        if self.conflict_handler == "LAMBDA" and self.lambda_conflict_handler_config is None:
+            raise ValueError("conflictHandler LAMBDA needs lambdaConflictHandlerConfig.handler")
+        if self.conflict_handler != "LAMBDA" and self.lambda_conflict_handler_config is not None:
+            raise ValueError("lambdaConflictHandlerConfig is only read when conflictHandler is LAMBDA")
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """A pipeline function: a data source plus request/response mapping code."""
 
@@ -90,6 +113,7 @@ class FunctionConfig:
     response: CodeFile | None
     code: CodeFile | None = None
     line: int | None = None
+    sync: SyncConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +130,7 @@ class ResolverConfig:
     functions: tuple[str, ...] = ()
     code: CodeFile | None = None
     line: int | None = None
+    sync: SyncConfig | None = None
 
     @property
     def coordinate(self) -> str:

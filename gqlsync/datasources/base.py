@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from gqlsync.app.model import DataSourceConfig, FunctionConfig, ResolverConfig
+from gqlsync.app.model import DataSourceConfig, FunctionConfig, ResolverConfig, TableConfig
 from gqlsync.datasources.clients import ClientProvider
 from gqlsync.registry import Registry, UnknownKind
 from gqlsync.request import RequestScope
@@ -40,6 +39,8 @@ class DataSource(Protocol):
     type: str
     #: True when the source takes AppSync's resolver context itself where mapping code is omitted (direct Lambda).
     direct: bool
+    #: DynamoDB tables the source needs beside the app's own (Delta Sync's change-record table); `dev` creates them.
+    tables: tuple[TableConfig, ...]
 
     async def start(self) -> None: ...
 
@@ -51,7 +52,9 @@ class DataSource(Protocol):
 
 
 class WithoutConnections:
-    """`start`/`close` for data sources that hold no connection of their own."""
+    """`start`/`close` for data sources that hold no connection of their own (and need no tables)."""
+
+    tables: tuple[TableConfig, ...] = ()
 
     async def start(self) -> None:
         return None
@@ -80,13 +83,6 @@ class DataSourceType(Protocol):
 #: Data-source types by AppSync's name; each module of gqlsync.datasources registers its types.
 DATA_SOURCES: Registry[DataSourceType] = Registry("data source type", "gqlsync.datasources")
 
-#: Keys AppSync has that this gqlsync does not serve yet: refused at load, never accepted and ignored.
-REFUSED_KEYS: Mapping[str, str] = {
-    "versioned": "versioned data sources (Delta Sync) are not supported yet",
-    "deltaSyncConfig": "Delta Sync is not supported yet",
-}
-
-
 def build_data_source(config: DataSourceConfig, env: DataSourceEnv) -> DataSource:
     """Raises ConfigError naming the key at fault: an unknown type, a config key that is wrong or unsupported,
     a handler that does not load."""
@@ -94,7 +90,7 @@ def build_data_source(config: DataSourceConfig, env: DataSourceEnv) -> DataSourc
         kind = DATA_SOURCES.get(config.type)
     except UnknownKind as exc:
         raise ConfigError([("type", f"type: {exc}")]) from None
-    typed = parse_config(kind.config_type, config.config, "config", REFUSED_KEYS)
+    typed = parse_config(kind.config_type, config.config, "config")
     try:
         return kind(config.name, typed, env)
     except ConfigError:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from gqlsync.app.model import TableConfig
 from gqlsync.datasources.base import DATA_SOURCES, Call, DataSourceEnv
 from gqlsync.errors import DataSourceError, ResolverError
 
@@ -31,6 +32,7 @@ class HttpDataSource:
     type = "HTTP"
     config_type = HttpConfig
     direct = False
+    tables: tuple[TableConfig, ...] = ()
 
     def __init__(self, name: str, config: HttpConfig, env: DataSourceEnv) -> None:
         self.name = name

@@ -1,6 +1,8 @@
 // Runs Amplify's @model transformer offline and writes what it generates: the mapping templates
 // (assets) and the synthesized CloudFormation (root and nested stacks). Usage:
-//   node transform.cjs SCHEMA.graphql OUT_DIR
+//   node transform.cjs SCHEMA.graphql OUT_DIR [RESOLVER_CONFIG_JSON]
+// RESOLVER_CONFIG_JSON turns on conflict detection, e.g. '{"project": {"ConflictDetection": "VERSION",
+// "ConflictHandler": "AUTOMERGE"}}' (what `amplify update api` writes for DataStore).
 // Resolves its npm packages from tests/node/node_modules (installed by tests/run.sh).
 const fs = require('fs');
 const path = require('path');
@@ -13,7 +15,7 @@ const { defaultTransformParameters, constructDataSourceStrategies, DDB_DEFAULT_D
   req('@aws-amplify/graphql-transformer-core');
 const { App, Stack, NestedStack } = req('aws-cdk-lib');
 
-const [schemaPath, outDir] = process.argv.slice(2);
+const [schemaPath, outDir, resolverConfigJson] = process.argv.slice(2);
 if (!schemaPath || !outDir) {
   console.error('usage: node transform.cjs SCHEMA.graphql OUT_DIR');
   process.exit(2);
@@ -27,6 +29,7 @@ const assets = {};
 executeTransform({
   schema,
   scope: root,
+  resolverConfig: resolverConfigJson ? JSON.parse(resolverConfigJson) : undefined,
   nestedStackProvider: { provide: (scope, name) => new NestedStack(scope, name) },
   assetProvider: {
     provide: (scope, name, props) => {

@@ -1,0 +1,136 @@
+"""The DynamoDB `Sync` operation: every item (a base-table scan), or only what changed since `lastSync` (the
+delta table), page by page, with one `startedAt` for the whole sync.
+
+A `lastSync` within `deltaSyncTableTTL` reads the change records written since then; anything older (or
+none) scans the base table. Deleted items come back with `_deleted: true`; items and records whose `_ttl`
+has passed are never returned, also where the store does not expire them by itself (the embedded one).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gqlsync.datasources.dynamodb.expressions import Expressions
+from gqlsync.datasources.dynamodb.marshal import plain_item, typed_json, typed_wire
+from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.sync import delta
+from gqlsync.sync.config import TTL_ATTRIBUTE, DeltaSyncConfig
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+UNSUPPORTED = {"basePartitionKey": "a Sync on one base partition (basePartitionKey/deltaIndexName) is not "
+                                   "supported yet", "deltaIndexName": "deltaIndexName is not supported yet"}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _encode(state: dict[str, Any]) -> str:
+    raw = json.dumps({"v": 1, **state, "k": typed_json(state.get("k"))}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(token: str, table: str) -> dict[str, Any]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(state, dict) or state.get("v") != 1 or state.get("m") not in ("base", "delta") \
+                or not isinstance(state.get("s"), int):
+            raise ValueError
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise DataSourceError("Invalid pagination token given.", "DynamoDB:InvalidNextTokenException") from None
+    if state.get("t") != table:
+        raise DataSourceError("The pagination token belongs to another table.", "DynamoDB:InvalidNextTokenException")
+    state["k"] = typed_wire(state.get("k"))
+    return state
+
+
+def _limit(request: dict[str, Any]) -> int:
+    limit = request.get("limit")
+    if limit is None:
+        return DEFAULT_LIMIT
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ResolverError(f"limit must be a positive integer, got {limit!r}", "MappingTemplate")
+    return min(limit, MAX_LIMIT)
+
+
+class SyncOperation:
+    """`Sync` on one versioned table."""
+
+    def __init__(self, table: str, config: DeltaSyncConfig, clock: Callable[[], int] = _now_ms) -> None:
+        self.table = table
+        self.config = config
+        self.clock = clock
+
+    async def run(self, client: Any, request: dict[str, Any]) -> dict[str, Any]:
+        for key, reason in UNSUPPORTED.items():
+            if request.get(key) is not None:
+                raise ResolverError(reason, "MappingTemplate")
+        limit = _limit(request)
+        token = request.get("nextToken")
+        if token:
+            state = _decode(str(token), self.table)
+        else:
+            started = self.clock()
+            last_sync = request.get("lastSync")
+            if last_sync is not None and (not isinstance(last_sync, int) or isinstance(last_sync, bool)):
+                raise ResolverError(f"lastSync must be epoch milliseconds, got {last_sync!r}", "MappingTemplate")
+            recent = last_sync is not None and started - last_sync <= self.config.delta_sync_table_ttl * 60_000
+            state = {"t": self.table, "s": started, "m": "delta" if recent else "base", "l": last_sync, "w": 0,
+                     "k": None}
+        read = self._base if state["m"] == "base" else self._delta
+        items, following = await read(client, request, limit, state)
+        return {"items": [plain_item(i) for i in items], "nextToken": _encode(following) if following else None,
+                "startedAt": state["s"]}  # the same on every page of one sync
+
+    def _filter(self, request: dict[str, Any], expr: Expressions, now_s: int) -> str:
+        """The resolver's filter, and: nothing whose TTL has passed."""
+        live = "(attribute_not_exists(#gqlsyncTtl) OR #gqlsyncTtl > :gqlsyncNow)"
+        expr.add({"expression": live, "expressionNames": {"#gqlsyncTtl": TTL_ATTRIBUTE},
+                  "expressionValues": {":gqlsyncNow": {"N": str(now_s)}}}, "filter")
+        user = expr.add(request.get("filter"), "filter")
+        return f"({user}) AND {live}" if user else live
+
+    async def _base(self, client: Any, request: dict[str, Any], limit: int,
+                    state: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        expr = Expressions()
+        params: dict[str, Any] = {"TableName": self.table, "Limit": limit, "ConsistentRead": True,
+                                  "FilterExpression": self._filter(request, expr, self.clock() // 1000)}
+        if state.get("k"):
+            params["ExclusiveStartKey"] = state["k"]
+        out = await client.scan(**expr.into(params))
+        last = out.get("LastEvaluatedKey")
+        return list(out.get("Items", [])), ({**state, "k": last} if last else None)
+
+    async def _delta(self, client: Any, request: dict[str, Any], limit: int,
+                     state: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        windows = list(delta.windows(self.table, int(state["l"]), int(state["s"])))
+        found: list[dict[str, Any]] = []
+        index, start_key = int(state.get("w", 0)), state.get("k")
+        now_s = self.clock() // 1000
+        while index < len(windows) and len(found) < limit:
+            pk, lo, hi = windows[index]
+            expr = Expressions()
+            filter_text = self._filter(request, expr, now_s)
+            expr.add({"expression": "#gqlsyncPk = :gqlsyncPk AND #gqlsyncSk BETWEEN :gqlsyncLo AND :gqlsyncHi",
+                      "expressionNames": {"#gqlsyncPk": delta.PK, "#gqlsyncSk": delta.SK},
+                      "expressionValues": {":gqlsyncPk": {"S": pk}, ":gqlsyncLo": {"S": lo},
+                                           ":gqlsyncHi": {"S": hi}}}, "query")
+            params: dict[str, Any] = {
+                "TableName": self.config.delta_sync_table_name, "Limit": limit - len(found), "ConsistentRead": True,
+                "KeyConditionExpression": "#gqlsyncPk = :gqlsyncPk AND #gqlsyncSk BETWEEN :gqlsyncLo AND :gqlsyncHi",
+                "FilterExpression": filter_text}
+            if start_key:
+                params["ExclusiveStartKey"] = start_key
+            out = await client.query(**expr.into(params))
+            found.extend(delta.strip(r) for r in out.get("Items", []))
+            start_key = out.get("LastEvaluatedKey")
+            if not start_key:
+                index += 1
+        more = index < len(windows)
+        return found, ({**state, "w": index, "k": start_key} if more else None)

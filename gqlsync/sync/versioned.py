@@ -1,0 +1,176 @@
+"""Versioned writes on a Delta Sync data source: version checks, conflict handling, soft deletes, change records.
+
+Each PutItem/UpdateItem/DeleteItem reads the item (consistently), checks the request's `_version` against
+the stored one, lets the resolver's conflict handler decide on a mismatch, computes the new image
+(`_version` + 1, `_lastChangedAt` = now in epoch ms; a delete keeps the item with `_deleted: true` until
+`baseTableTTL`), and writes it together with its change record in ONE DynamoDB transaction, guarded by
+the version it read: no change is ever in one table and not the other. Should another writer get in
+between the read and the write, the guard fails and the write is tried again on the new state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gqlsync.app.model import SyncConfig
+from gqlsync.datasources.dynamodb.errors import condition_failed, error_code
+from gqlsync.datasources.dynamodb.expressions import Expressions
+from gqlsync.datasources.dynamodb.marshal import plain_item, wire_map
+from gqlsync.datasources.dynamodb.update_expression import apply_update
+from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.sync import delta
+from gqlsync.sync.config import TTL_ATTRIBUTE, DeltaSyncConfig
+from gqlsync.sync.conflicts import automerge, conflict_unhandled
+
+VERSION = "_version"
+CHANGED_AT = "_lastChangedAt"
+DELETED = "_deleted"
+#: How often a write is tried again when another writer changed the item between its read and its write
+#: (with a short random pause that grows, so racing writers spread out).
+RACE_RETRIES = 25
+
+#: The default when a resolver has no syncConfig: AppSync's conflict detection is per resolver.
+NO_SYNC = SyncConfig(conflict_detection="NONE")
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _version_of(item: dict[str, Any] | None) -> int | None:
+    if item is None or VERSION not in item:
+        return None
+    try:
+        return int(str(item[VERSION].get("N")))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _expected_version(request: dict[str, Any]) -> int | None:
+    given = request.get(VERSION)
+    if given is None:
+        return None
+    try:
+        return int(given)
+    except (TypeError, ValueError):
+        raise ResolverError(f"_version must be an integer, got {given!r}", "MappingTemplate") from None
+
+
+class VersionedTable:
+    """The versioned operations of one table (the DynamoDB data source hands them over when `versioned`)."""
+
+    def __init__(self, table: str, config: DeltaSyncConfig, clock: Callable[[], int] = _now_ms) -> None:
+        self.table = table
+        self.config = config
+        self.clock = clock
+
+    async def write(self, client: Any, request: dict[str, Any], sync: SyncConfig | None) -> Any:
+        op = request.get("operation")
+        key_doc = request.get("key")
+        if not isinstance(key_doc, dict) or not key_doc:
+            raise ResolverError("Value for field '$[key]' not found.", "MappingTemplate")
+        key = wire_map(key_doc)
+        sync = sync or NO_SYNC
+        expected = _expected_version(request)
+        for attempt in range(RACE_RETRIES):
+            if attempt:
+                await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 8)))
+            out = await client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
+            current: dict[str, Any] | None = out.get("Item")
+            new = self._resolve(op, request, key, current, expected, sync)
+            if new is None:  # nothing to write (a delete of what is not there)
+                return None
+            try:
+                await self._commit(client, key, current, new, request.get("condition"))
+            except _Raced:
+                continue
+            return plain_item(new)
+        raise DataSourceError(f"The item in {self.table} kept changing while it was written; try again.",
+                              "DynamoDB:TransactionConflictException")
+
+    # -- deciding the new image
+    def _resolve(self, op: Any, request: dict[str, Any], key: dict[str, Any], current: dict[str, Any] | None,
+                 expected: int | None, sync: SyncConfig) -> dict[str, Any] | None:
+        stored = _version_of(current)
+        conflict = (sync.conflict_detection == "VERSION" and current is not None and expected is not None
+                    and expected != stored)
+        if op == "DeleteItem":
+            if current is None:
+                return None
+            if conflict:
+                raise conflict_unhandled(current)  # a delete cannot be merged
+            image = copy.deepcopy(current)
+            image[DELETED] = {"BOOL": True}
+            image[TTL_ATTRIBUTE] = {"N": str(self.clock() // 1000 + self.config.base_table_ttl * 60)}
+            return self._stamp(image, stored)
+        if op == "PutItem":
+            incoming = {**wire_map(request.get("attributeValues")), **key}
+        elif op == "UpdateItem":
+            update = request.get("update")
+            if not isinstance(update, dict) or not isinstance(update.get("expression"), str):
+                raise ResolverError("Value for field '$[update]' not found.", "MappingTemplate")
+            expr = Expressions()
+            text = expr.add(update, "update")
+            assert text is not None
+            incoming = apply_update({**(current or {}), **key}, text, expr.names, expr.values)
+        else:
+            raise ResolverError(f"Unsupported versioned operation {op!r}", "MappingTemplate")
+        if conflict:
+            if sync.conflict_handler == "AUTOMERGE":
+                assert current is not None
+                incoming = automerge(current, incoming)
+            else:  # OPTIMISTIC_CONCURRENCY; LAMBDA is refused at load until it lands
+                raise conflict_unhandled(current)
+        return self._stamp(incoming, stored)
+
+    def _stamp(self, image: dict[str, Any], stored: int | None) -> dict[str, Any]:
+        image[VERSION] = {"N": str((stored or 0) + 1)}
+        image[CHANGED_AT] = {"N": str(self.clock())}
+        return image
+
+    # -- writing it with its change record
+    async def _commit(self, client: Any, key: dict[str, Any], current: dict[str, Any] | None,
+                      new: dict[str, Any], user_condition: Any) -> None:
+        expr = Expressions()
+        guard = "#gqlsyncV = :gqlsyncV" if current is not None and VERSION in current else \
+            ("attribute_not_exists(#gqlsyncV)" if current is not None else
+             " AND ".join(f"attribute_not_exists(#gqlsyncK{i})" for i in range(len(key))))
+        names = {"#gqlsyncV": VERSION} if current is not None else \
+            {f"#gqlsyncK{i}": name for i, name in enumerate(sorted(key))}
+        values = {":gqlsyncV": current[VERSION]} if current is not None and VERSION in current else {}
+        expr.add({"expression": guard, "expressionNames": names}, "guard")
+        expr.values.update(values)
+        condition = guard
+        if user_condition:
+            text = expr.add(user_condition, "condition")
+            condition = f"({text}) AND ({guard})"
+        put: dict[str, Any] = expr.into({"TableName": self.table, "Item": new, "ConditionExpression": condition,
+                                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"})
+        version = _version_of(new) or 0
+        changed_at = int(new[CHANGED_AT]["N"])
+        record = delta.record(self.table, new, key, changed_at, version, self.config.delta_sync_table_ttl)
+        try:
+            await client.transact_write_items(TransactItems=[
+                {"Put": put}, {"Put": {"TableName": self.config.delta_sync_table_name, "Item": record}}])
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            first = reasons[0] if reasons else {}
+            if first.get("Code") != "ConditionalCheckFailed":
+                raise
+            now = first.get("Item") or None
+            if _version_of(now) != _version_of(current) or (now is None) != (current is None):
+                raise _Raced from None  # someone else wrote in between: decide again on what is there now
+            raise condition_failed(now) from None  # the resolver's own condition is false
+
+
+class _Raced(Exception):  # noqa: N818 - control flow inside VersionedTable.write
+    pass

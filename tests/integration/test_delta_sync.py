@@ -1,0 +1,229 @@
+"""Delta Sync on DynamoDB Local: versioned writes with change records in one transaction, conflicts, Sync."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from gqlsync.app.model import DataSourceConfig, KeyAttribute, ResolverConfig, SyncConfig, TableConfig
+from gqlsync.datasources import AwsSettings, Call, ClientProvider, DataSourceEnv, build_data_source
+from gqlsync.datasources.dynamodb.tables import ensure_tables
+from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.request import RequestScope
+from tests.helpers import ROOT, unique_prefix
+
+pytestmark = pytest.mark.integration
+V = "2018-05-29"
+
+
+def call(handler: str = "OPTIMISTIC_CONCURRENCY", detection: str = "VERSION") -> Call:
+    resolver = ResolverConfig("Mutation", "x", "UNIT", "VTL", "Todos", None, None,
+                              sync=SyncConfig(detection, handler))  # type: ignore[arg-type]
+    return Call("Mutation.x", resolver, RequestScope(request_id="t", identity=None, headers={}))
+
+
+class Env:
+    def __init__(self, clients: ClientProvider, prefix: str, delta_table: str | None = None) -> None:
+        self.clients = clients
+        self.table = prefix + "todos"
+        self.delta_table = delta_table or prefix + "delta"
+        self.ds = build_data_source(DataSourceConfig("Todos", "AMAZON_DYNAMODB", {
+            "tableName": self.table, "versioned": True,
+            "deltaSyncConfig": {"deltaSyncTableName": self.delta_table, "baseTableTTL": 60, "deltaSyncTableTTL": 30}}),
+            DataSourceEnv(clients, ROOT))
+
+    async def __call__(self, req: dict[str, Any], c: Call | None = None) -> Any:
+        return await self.ds.invoke({"version": V, **req}, c or call())
+
+    async def put(self, id: str, **attrs: Any) -> Any:
+        return await self({"operation": "PutItem", "key": {"id": {"S": id}},
+                           "attributeValues": {k: {"S": v} if isinstance(v, str) else v for k, v in attrs.items()}})
+
+    async def update(self, id: str, version: int | None, c: Call | None = None, **attrs: Any) -> Any:
+        names = {f"#{k}": k for k in attrs}
+        values = {f":{k}": {"S": v} if isinstance(v, str) else v for k, v in attrs.items()}
+        req: dict[str, Any] = {"operation": "UpdateItem", "key": {"id": {"S": id}}, "update": {
+            "expression": "SET " + ", ".join(f"#{k} = :{k}" for k in attrs), "expressionNames": names,
+            "expressionValues": values}}
+        if version is not None:
+            req["_version"] = version
+        return await self(req, c)
+
+    async def delete(self, id: str, version: int, c: Call | None = None) -> Any:
+        return await self({"operation": "DeleteItem", "key": {"id": {"S": id}}, "_version": version}, c)
+
+    async def stored(self, id: str) -> dict[str, Any] | None:
+        out = await (await self.clients.aws("dynamodb")).get_item(TableName=self.table, Key={"id": {"S": id}},
+                                                                  ConsistentRead=True)
+        return out.get("Item")
+
+    async def records(self) -> list[dict[str, Any]]:
+        out = await (await self.clients.aws("dynamodb")).scan(TableName=self.delta_table, ConsistentRead=True)
+        return list(out.get("Items", []))
+
+    async def sync(self, **req: Any) -> Any:
+        return await self({"operation": "Sync", **req})
+
+
+@pytest.fixture(scope="module")
+def embedded_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded default's DynamoDB (moto), which does not expire TTL items by itself."""
+    from gqlsync.embedded.dynamodb import EmbeddedDynamoDB
+
+    store = EmbeddedDynamoDB(tmp_path_factory.mktemp("embedded"))
+    yield store.start()
+    store.stop()
+
+
+@pytest.fixture(params=["dynamodb-local", "embedded"])
+async def env(request: pytest.FixtureRequest, dynamodb_endpoint: str) -> AsyncIterator[Env]:
+    endpoint = dynamodb_endpoint if request.param == "dynamodb-local" else request.getfixturevalue("embedded_endpoint")
+    clients = ClientProvider(AwsSettings(region="us-east-1", dynamodb_endpoint=endpoint))
+    e = Env(clients, unique_prefix())
+    await ensure_tables(await clients.aws("dynamodb"), (TableConfig(e.table, KeyAttribute("id")), *e.ds.tables))
+    await e.ds.start()
+    try:
+        yield e
+    finally:
+        await clients.close()
+
+
+async def test_writes_are_versioned_and_each_has_its_change_record(env: Env) -> None:
+    created = await env.put("t1", name="milk")
+    assert created["_version"] == 1 and isinstance(created["_lastChangedAt"], int)
+    updated = await env.update("t1", 1, name="oat milk")
+    assert updated["_version"] == 2 and updated["name"] == "oat milk"
+    assert updated["_lastChangedAt"] >= created["_lastChangedAt"]
+    deleted = await env.delete("t1", 2)
+    assert deleted["_deleted"] is True and deleted["_version"] == 3
+    stored = await env.stored("t1")
+    assert stored is not None and stored["_deleted"] == {"BOOL": True}  # soft: kept until baseTableTTL
+    assert abs(int(stored["_ttl"]["N"]) - (deleted["_lastChangedAt"] // 1000 + 60 * 60)) <= 1
+    records = sorted(await env.records(), key=lambda r: int(r["_version"]["N"]))
+    assert [int(r["_version"]["N"]) for r in records] == [1, 2, 3]
+    assert [r["name"]["S"] for r in records] == ["milk", "oat milk", "oat milk"]
+    assert all(r["ds_pk"]["S"].startswith(env.table + ":") for r in records)
+
+
+async def test_optimistic_concurrency_rejects_a_stale_version_with_the_server_item(env: Env) -> None:
+    await env.put("t1", name="a")
+    await env.update("t1", 1, name="b")
+    with pytest.raises(DataSourceError) as exc:
+        await env.update("t1", 1, name="stale")
+    assert exc.value.error_type == "ConflictUnhandled"
+    assert exc.value.data["name"] == "b" and exc.value.data["_version"] == 2
+    with pytest.raises(DataSourceError, match="Conflict"):
+        await env.delete("t1", 1)
+    assert len(await env.records()) == 2  # nothing written by the refused mutations
+    assert (await env.stored("t1"))["_version"] == {"N": "2"}  # type: ignore[index]
+
+
+async def test_automerge_merges_by_appsyncs_rules(env: Env) -> None:
+    await env.put("t1", name="a", tags={"L": [{"S": "x"}]}, labels={"SS": ["p"]})
+    await env.update("t1", 1, name="server")
+    merged = await env.update("t1", 1, call("AUTOMERGE"), name="client", note="new", tags={"L": [{"S": "y"}]},
+                              labels={"SS": ["p", "q"]})
+    assert merged["name"] == "server"  # a scalar in conflict keeps the server's value
+    assert merged["note"] == "new"  # a field the server lacks is taken
+    assert merged["tags"] == ["x", "y"]  # lists: concatenated
+    assert sorted(merged["labels"]) == ["p", "q"]  # sets: united
+    assert merged["_version"] == 3
+
+
+async def test_no_conflict_detection_writes_every_version(env: Env) -> None:
+    await env.put("t1", n={"N": "0"})
+    loose = call(detection="NONE")
+    await asyncio.gather(*[env.update("t1", 1, loose, **{f"f{i}": "v"}) for i in range(8)])
+    stored = await env.stored("t1")
+    assert stored is not None and stored["_version"] == {"N": "9"}
+    assert all(f"f{i}" in stored for i in range(8))  # no write lost to a race
+    assert sorted(int(r["_version"]["N"]) for r in await env.records()) == list(range(1, 10))
+
+
+async def test_racing_writers_of_one_version_one_wins(env: Env) -> None:
+    await env.put("t1", name="a")
+    results = await asyncio.gather(*[env.update("t1", 1, name=f"w{i}") for i in range(5)], return_exceptions=True)
+    wins = [r for r in results if isinstance(r, dict)]
+    losses = [r for r in results if isinstance(r, DataSourceError)]
+    assert len(wins) == 1 and len(losses) == 4 and all(e.error_type == "ConflictUnhandled" for e in losses)
+    assert (await env.stored("t1"))["name"] == {"S": wins[0]["name"]}  # type: ignore[index]
+
+
+async def test_a_failed_condition_is_reported_with_the_current_item(env: Env) -> None:
+    await env.put("t1", name="a")
+    with pytest.raises(DataSourceError) as exc:
+        await env({"operation": "PutItem", "key": {"id": {"S": "t1"}}, "attributeValues": {"name": {"S": "b"}},
+                   "condition": {"expression": "attribute_not_exists(#id)", "expressionNames": {"#id": "id"}}})
+    assert exc.value.error_type == "DynamoDB:ConditionalCheckFailedException" and exc.value.data["name"] == "a"
+
+
+async def test_base_write_and_change_record_never_diverge(dynamodb_endpoint: str) -> None:
+    clients = ClientProvider(AwsSettings(region="us-east-1", dynamodb_endpoint=dynamodb_endpoint))
+    e = Env(clients, unique_prefix(), delta_table="gqlsync-no-such-delta-table")
+    await ensure_tables(await clients.aws("dynamodb"), (TableConfig(e.table, KeyAttribute("id")),))
+    try:
+        with pytest.raises(DataSourceError):
+            await e.put("t1", name="a")  # the change record cannot be written...
+        assert await e.stored("t1") is None  # ...so neither is the item
+    finally:
+        await clients.close()
+
+
+async def test_sync_full_then_delta(env: Env) -> None:
+    for i in range(5):
+        await env.put(f"t{i}", name=f"n{i}")
+    await env.delete("t4", 1)
+    first = await env.sync(limit=2)
+    pages, token = [first], first["nextToken"]
+    while token:
+        page = await env.sync(limit=2, nextToken=token)
+        assert page["startedAt"] == first["startedAt"]  # one startedAt for the whole sync
+        pages.append(page)
+        token = page["nextToken"]
+    items = {i["id"]: i for p in pages for i in p["items"]}
+    assert sorted(items) == ["t0", "t1", "t2", "t3", "t4"] and items["t4"]["_deleted"] is True
+    last_sync = first["startedAt"]
+    await env.update("t1", 1, name="changed")
+    await env.put("t9", name="new")
+    changes = await env.sync(lastSync=last_sync, limit=100)
+    assert sorted(i["id"] for i in changes["items"]) == ["t1", "t9"]
+    assert {i["id"]: i["_version"] for i in changes["items"]} == {"t1": 2, "t9": 1}
+    assert changes["nextToken"] is None and changes["startedAt"] >= last_sync
+    paged = await env.sync(lastSync=last_sync, limit=1)
+    assert len(paged["items"]) == 1 and paged["nextToken"]
+    rest = await env.sync(lastSync=last_sync, limit=1, nextToken=paged["nextToken"])
+    assert {paged["items"][0]["id"], rest["items"][0]["id"]} == {"t1", "t9"}
+
+
+async def test_a_last_sync_older_than_the_delta_ttl_gets_the_base_table(env: Env) -> None:
+    await env.put("t1", name="a")
+    old = (await env.sync())["startedAt"] - 31 * 60_000  # beyond deltaSyncTableTTL (30 minutes)
+    assert [i["id"] for i in (await env.sync(lastSync=old))["items"]] == ["t1"]
+
+
+async def test_expired_items_and_records_are_never_returned(env: Env) -> None:
+    await env.put("gone", name="x")
+    client = await env.clients.aws("dynamodb")
+    await client.update_item(TableName=env.table, Key={"id": {"S": "gone"}}, UpdateExpression="SET #t = :t",
+                             ExpressionAttributeNames={"#t": "_ttl"}, ExpressionAttributeValues={":t": {"N": "1"}})
+    for r in await env.records():
+        await client.update_item(TableName=env.delta_table, Key={"ds_pk": r["ds_pk"], "ds_sk": r["ds_sk"]},
+                                 UpdateExpression="SET #t = :t", ExpressionAttributeNames={"#t": "_ttl"},
+                                 ExpressionAttributeValues={":t": {"N": "1"}})
+    full = await env.sync()
+    assert full["items"] == []
+    assert (await env.sync(lastSync=full["startedAt"] - 60_000))["items"] == []
+
+
+async def test_what_a_versioned_source_refuses(env: Env, dynamodb_endpoint: str) -> None:
+    with pytest.raises(ResolverError, match="not supported on a versioned data source"):
+        await env({"operation": "BatchPutItem", "tables": {env.table: [{"id": {"S": "x"}}]}})
+    with pytest.raises(DataSourceError, match="Invalid pagination token"):
+        await env.sync(nextToken="garbage")
+    plain = build_data_source(DataSourceConfig("Plain", "AMAZON_DYNAMODB", {"tableName": env.table}),
+                              DataSourceEnv(env.clients, ROOT))
+    with pytest.raises(ResolverError, match="Sync needs a versioned data source"):
+        await plain.invoke({"version": V, "operation": "Sync"}, call())

@@ -23,6 +23,10 @@ from gqlsync.sync.config import TTL_ATTRIBUTE, DeltaSyncConfig
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+#: A delta Sync also returns changes stamped this long before `lastSync`: a write stamped just before a sync
+#: started but committed after the sync's scan passed its item is never lost (clients ignore versions they
+#: already have, so the overlap costs a few repeated items).
+OVERLAP_MS = 10_000
 UNSUPPORTED = {"basePartitionKey": "a Sync on one base partition (basePartitionKey/deltaIndexName) is not "
                                    "supported yet", "deltaIndexName": "deltaIndexName is not supported yet"}
 
@@ -84,39 +88,57 @@ class SyncOperation:
             state = {"t": self.table, "s": started, "m": "delta" if recent else "base", "l": last_sync, "w": 0,
                      "k": None}
         read = self._base if state["m"] == "base" else self._delta
+        state["c"] = 0  # items read before filtering, on this page
         items, following = await read(client, request, limit, state)
         return {"items": [plain_item(i) for i in items], "nextToken": _encode(following) if following else None,
-                "startedAt": state["s"]}  # the same on every page of one sync
+                "scannedCount": state["c"], "startedAt": state["s"]}  # startedAt: the same on every page
 
-    def _filter(self, request: dict[str, Any], expr: Expressions, now_s: int) -> str:
-        """The resolver's filter, and: nothing whose TTL has passed."""
+    def _filter(self, request: dict[str, Any], expr: Expressions, now_s: int, with_query: bool = False) -> str:
+        """The resolver's filter, and: nothing whose TTL has passed. On change records, a `query` (Amplify
+        sends one for a sync filtered on an @index key) is a filter too: they are keyed by time, not by it."""
         live = "(attribute_not_exists(#gqlsyncTtl) OR #gqlsyncTtl > :gqlsyncNow)"
         expr.add({"expression": live, "expressionNames": {"#gqlsyncTtl": TTL_ATTRIBUTE},
                   "expressionValues": {":gqlsyncNow": {"N": str(now_s)}}}, "filter")
-        user = expr.add(request.get("filter"), "filter")
-        return f"({user}) AND {live}" if user else live
+        parts = [f"({text})" for text in (expr.add(request.get("filter"), "filter"),
+                                          expr.add(request.get("query"), "query") if with_query else None) if text]
+        return " AND ".join([*parts, live])
 
     async def _base(self, client: Any, request: dict[str, Any], limit: int,
                     state: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         expr = Expressions()
-        params: dict[str, Any] = {"TableName": self.table, "Limit": limit, "ConsistentRead": True,
+        params: dict[str, Any] = {"TableName": self.table, "Limit": limit,
                                   "FilterExpression": self._filter(request, expr, self.clock() // 1000)}
         if state.get("k"):
             params["ExclusiveStartKey"] = state["k"]
-        out = await client.scan(**expr.into(params))
+        if request.get("query"):  # a sync of one @index key: a Query of the base table instead of a Scan
+            params["KeyConditionExpression"] = expr.add(request["query"], "query")
+            params["ScanIndexForward"] = bool(request.get("scanIndexForward", True))
+            if request.get("index"):
+                params["IndexName"] = str(request["index"])
+            else:
+                params["ConsistentRead"] = True
+            out = await client.query(**expr.into(params))
+        else:
+            params["ConsistentRead"] = True
+            out = await client.scan(**expr.into(params))
         last = out.get("LastEvaluatedKey")
+        self._scanned(state, out)
         return list(out.get("Items", [])), ({**state, "k": last} if last else None)
+
+    @staticmethod
+    def _scanned(state: dict[str, Any], out: dict[str, Any]) -> None:
+        state["c"] = int(state.get("c") or 0) + int(out.get("ScannedCount", 0))
 
     async def _delta(self, client: Any, request: dict[str, Any], limit: int,
                      state: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        windows = list(delta.windows(self.table, int(state["l"]), int(state["s"])))
+        windows = list(delta.windows(self.table, max(0, int(state["l"]) - OVERLAP_MS), int(state["s"])))
         found: list[dict[str, Any]] = []
         index, start_key = int(state.get("w", 0)), state.get("k")
         now_s = self.clock() // 1000
         while index < len(windows) and len(found) < limit:
             pk, lo, hi = windows[index]
             expr = Expressions()
-            filter_text = self._filter(request, expr, now_s)
+            filter_text = self._filter(request, expr, now_s, with_query=True)
             expr.add({"expression": "#gqlsyncPk = :gqlsyncPk AND #gqlsyncSk BETWEEN :gqlsyncLo AND :gqlsyncHi",
                       "expressionNames": {"#gqlsyncPk": delta.PK, "#gqlsyncSk": delta.SK},
                       "expressionValues": {":gqlsyncPk": {"S": pk}, ":gqlsyncLo": {"S": lo},
@@ -128,6 +150,7 @@ class SyncOperation:
             if start_key:
                 params["ExclusiveStartKey"] = start_key
             out = await client.query(**expr.into(params))
+            self._scanned(state, out)
             found.extend(delta.strip(r) for r in out.get("Items", []))
             start_key = out.get("LastEvaluatedKey")
             if not start_key:

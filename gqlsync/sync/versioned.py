@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,8 @@ from gqlsync.sync.conflicts import automerge, conflict_unhandled
 VERSION = "_version"
 CHANGED_AT = "_lastChangedAt"
 DELETED = "_deleted"
+#: Set by the server only: a client's write of one is refused (UpdateItem) or dropped (PutItem's values).
+METADATA = (VERSION, CHANGED_AT, DELETED, TTL_ATTRIBUTE)
 #: How often a write is tried again when another writer changed the item between its read and its write
 #: (with a short random pause that grows, so racing writers spread out).
 RACE_RETRIES = 25
@@ -79,6 +82,9 @@ class VersionedTable:
         key = wire_map(key_doc)
         sync = sync or NO_SYNC
         expected = _expected_version(request)
+        if expected is None and op in ("UpdateItem", "DeleteItem"):
+            raise DataSourceError(f"{op} on versioned data source requires the _version to be provided.",
+                                  "BadRequest")
         for attempt in range(RACE_RETRIES):
             if attempt:
                 await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 8)))
@@ -92,8 +98,7 @@ class VersionedTable:
             except _Raced:
                 continue
             return plain_item(new)
-        raise DataSourceError(f"The item in {self.table} kept changing while it was written; try again.",
-                              "DynamoDB:TransactionConflictException")
+        raise DataSourceError("Max retry attempts were reached for conflict resolution", "MaxConflicts")
 
     # -- deciding the new image
     def _resolve(self, op: Any, request: dict[str, Any], key: dict[str, Any], current: dict[str, Any] | None,
@@ -111,7 +116,8 @@ class VersionedTable:
             image[TTL_ATTRIBUTE] = {"N": str(self.clock() // 1000 + self.config.base_table_ttl * 60)}
             return self._stamp(image, stored)
         if op == "PutItem":
-            incoming = {**wire_map(request.get("attributeValues")), **key}
+            values = {k: v for k, v in (request.get("attributeValues") or {}).items() if k not in METADATA}
+            incoming = {**wire_map(values), **key}
         elif op == "UpdateItem":
             update = request.get("update")
             if not isinstance(update, dict) or not isinstance(update.get("expression"), str):
@@ -119,6 +125,10 @@ class VersionedTable:
             expr = Expressions()
             text = expr.add(update, "update")
             assert text is not None
+            touched = {expr.names.get(word, word) for word in re.findall(r"(?<![:\w])#?[A-Za-z_]\w*", text)}
+            for name in METADATA:
+                if name in touched:
+                    raise DataSourceError(f"Updating {name} field can not be set from the client", "BadRequest")
             incoming = apply_update({**(current or {}), **key}, text, expr.names, expr.values)
         else:
             raise ResolverError(f"Unsupported versioned operation {op!r}", "MappingTemplate")

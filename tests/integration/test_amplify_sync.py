@@ -13,6 +13,7 @@ import pytest
 
 from gqlsync.app import load_app
 from gqlsync.app.cloudformation import import_cloudformation
+from gqlsync.sync.operation import OVERLAP_MS
 from tests.helpers import ROOT, GraphQLClient, dynamodb_server
 
 pytestmark = pytest.mark.integration
@@ -111,4 +112,7 @@ async def test_sync_todos_full_then_delta(c: GraphQLClient) -> None:
     await update(c, id=ids[0], name="changed", _version=1)
     r = await c.query(query, {"limit": 100, "last": last_sync})
     assert "errors" not in r, r
-    assert [(i["id"], i["name"], i["_version"]) for i in r["data"]["syncTodos"]["items"]] == [(ids[0], "changed", 2)]
+    delta = r["data"]["syncTodos"]["items"]
+    assert (ids[0], "changed", 2) in [(i["id"], i["name"], i["_version"]) for i in delta]
+    # only changes since lastSync (less the overlap that keeps late commits from being lost)
+    assert all(i["_lastChangedAt"] >= last_sync - OVERLAP_MS for i in delta)

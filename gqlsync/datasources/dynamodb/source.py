@@ -92,8 +92,9 @@ class DynamoDBDataSource:
                                         "(config.versioned, config.deltaSyncConfig)", "MappingTemplate")
                 return await self.sync.run(client, request)
             if op in UNVERSIONED_ONLY and self.versioned is not None:
-                raise ResolverError(f"{op} is not supported on a versioned data source: its writes would have no "
-                                    "versions and no change records", "MappingTemplate")
+                raise DataSourceError(f"Unsupported operation '{op}'. Datasource Versioning only supports the "
+                                      "following operations (TransactGetItems,PutItem,BatchGetItem,Scan,Query,"
+                                      "GetItem,DeleteItem,UpdateItem,Sync)", "UnsupportedOperation")
             return await self.operations.run(client, request)
         except ClientError as exc:
             raise client_error(exc) from None

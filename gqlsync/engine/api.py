@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 from graphql import (
     ExecutionResult,
-    FragmentDefinitionNode,
     GraphQLError,
     GraphQLObjectType,
     GraphQLSchema,
@@ -131,7 +130,7 @@ class ApiVersion:
                     await self.publisher.invalidate(self.api_id, scope.invalidations)
             except Exception:
                 log.exception("publishing mutation results failed", extra={"request_id": scope.request_id})
-        return self._outcome(result, scope, name, op_type)
+        return self._outcome(result, scope, name, op_type, prepared.fragments)
 
     async def subscribe(self, query: Any, variables: Any, operation_name: Any, scope: RequestScope,
                         may_subscribe: Callable[[str], bool] | None = None
@@ -157,10 +156,8 @@ class ApiVersion:
         coerced = get_variable_values(self.schema, op.variable_definitions or (), variables or {})
         if isinstance(coerced, list):
             return None, [format_error(e) for e in coerced]
-        fragments = {d.name.value: d for d in prepared.document.definitions
-                     if isinstance(d, FragmentDefinitionNode)}
         try:
-            plan = build_plan(self.schema, op, fragments, coerced, id(prepared))
+            plan = build_plan(self.schema, op, prepared.fragments, coerced, id(prepared))
         except (ValueError, GraphQLError) as exc:
             return None, [appsync_error(str(exc), "ValidationError")]
         sub_type = self.schema.subscription_type
@@ -181,8 +178,8 @@ class ApiVersion:
         return plan, []
 
     def _outcome(self, result: ExecutionResult, scope: RequestScope, name: str | None,
-                 op_type: str | None) -> Outcome:
-        errors = [format_error(e, scope.request_id) for e in result.errors or ()]
+                 op_type: str | None, fragments: dict[str, Any]) -> Outcome:
+        errors = [format_error(e, scope.request_id, fragments) for e in result.errors or ()]
         for err, path, locations in scope.appended_errors:
             errors.append(appsync_error(err.message, err.error_type, path=path, locations=locations,
                                         data=err.data, error_info=err.error_info))

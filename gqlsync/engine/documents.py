@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cachetools import LRUCache
@@ -32,6 +32,7 @@ class PreparedDocument:
     document: DocumentNode | None
     errors: tuple[dict[str, Any], ...] = ()
     operations: tuple[OperationDefinitionNode, ...] = ()
+    fragments: dict[str, FragmentDefinitionNode] = field(default_factory=dict)
 
     def operation(self, name: str | None) -> OperationDefinitionNode | None:
         if name is None:
@@ -109,4 +110,5 @@ class DocumentCache:
         if errors:
             return PreparedDocument(None, tuple(format_error(e) for e in errors))
         ops = tuple(d for d in document.definitions if isinstance(d, OperationDefinitionNode))
-        return PreparedDocument(document, (), ops)
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        return PreparedDocument(document, (), ops, fragments)

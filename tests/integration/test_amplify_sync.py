@@ -91,6 +91,8 @@ async def test_a_stale_update_follows_the_conflict_handler(c: GraphQLClient, app
         (err,) = r["errors"]
         assert err["errorType"] == "ConflictUnhandled" and err["data"]["name"] == "server"
         assert err["data"]["_version"] == 2
+        # AppSync filters an error's data by the field's selection set (the template's __operation stays out)
+        assert set(err["data"]) == set(FIELDS.split()) - {"_deleted"}
 
 
 async def test_sync_todos_full_then_delta(c: GraphQLClient) -> None:

@@ -91,9 +91,10 @@ class VersionedTable:
             out = await client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
             current: dict[str, Any] | None = out.get("Item")
             new = self._resolve(op, request, key, current, expected, sync)
-            if new is None:  # nothing to write (a delete of what is not there)
-                return None
             try:
+                if new is None:  # a delete of what is not there: nothing to write, but its condition still holds
+                    await self._check(client, key, request.get("condition"))
+                    return None
                 await self._commit(client, key, current, new, request.get("condition"))
             except _Raced:
                 continue
@@ -145,6 +146,19 @@ class VersionedTable:
         image[CHANGED_AT] = {"N": str(self.clock())}
         return image
 
+    async def _check(self, client: Any, key: dict[str, Any], user_condition: Any) -> None:
+        """The resolver's condition on an item that is not there (e.g. Amplify's attribute_exists on a delete),
+        checked by DynamoDB without writing; should the item appear meanwhile, the write is decided again."""
+        if not user_condition:
+            return
+        expr = Expressions()
+        text = expr.add(user_condition, "condition")
+        absent = " AND ".join(f"attribute_not_exists(#gqlsyncK{i})" for i in range(len(key)))
+        expr.names.update({f"#gqlsyncK{i}": name for i, name in enumerate(sorted(key))})
+        check = expr.into({"TableName": self.table, "Key": key, "ConditionExpression": f"({text}) AND {absent}",
+                           "ReturnValuesOnConditionCheckFailure": "ALL_OLD"})
+        await self._transact(client, [{"ConditionCheck": check}], None)
+
     # -- writing it with its change record
     async def _commit(self, client: Any, key: dict[str, Any], current: dict[str, Any] | None,
                       new: dict[str, Any], user_condition: Any) -> None:
@@ -166,9 +180,16 @@ class VersionedTable:
         version = _version_of(new) or 0
         changed_at = int(new[CHANGED_AT]["N"])
         record = delta.record(self.table, new, key, changed_at, version, self.config.delta_sync_table_ttl)
+        await self._transact(client, [{"Put": put},
+                                      {"Put": {"TableName": self.config.delta_sync_table_name, "Item": record}}],
+                             current)
+
+    @staticmethod
+    async def _transact(client: Any, items: list[dict[str, Any]], current: dict[str, Any] | None) -> None:
+        """Run the transaction; the first item's failed condition is a race (the item is no longer what was read:
+        raises _Raced) or the resolver's own condition (ConditionalCheckFailed with the current item)."""
         try:
-            await client.transact_write_items(TransactItems=[
-                {"Put": put}, {"Put": {"TableName": self.config.delta_sync_table_name, "Item": record}}])
+            await client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if error_code(exc) != "TransactionCanceledException":
                 raise

@@ -280,3 +280,12 @@ async def test_a_sync_of_one_key_queries_instead_of_scanning(env: Env) -> None:
     assert [i["id"] for i in full["items"]] == ["q1"] and full["scannedCount"] == 1
     changes = await env.sync(query=query, lastSync=full["startedAt"] - 60_000)  # on change records: a filter
     assert [i["id"] for i in changes["items"]] == ["q1"] and changes["scannedCount"] >= 3
+
+
+async def test_a_delete_of_a_missing_item_still_checks_its_condition(env: Env) -> None:
+    exists = {"expression": "attribute_exists(#id)", "expressionNames": {"#id": "id"}}
+    with pytest.raises(DataSourceError) as exc:
+        await env({"operation": "DeleteItem", "key": {"id": {"S": "none"}}, "_version": 1, "condition": exists})
+    assert exc.value.error_type == "DynamoDB:ConditionalCheckFailedException"
+    assert await env.delete("none", 1) is None  # no condition: nothing to do
+    assert await env.records() == []

@@ -197,37 +197,32 @@ def _parent(item: dict[str, Any], path: Path) -> Any:
     return parent
 
 
+def _slot(item: dict[str, Any], path: Path) -> tuple[Any, str | int]:
+    """The list or map that holds the last step of `path`, and that step; a missing or mistyped parent is an
+    error, as in DynamoDB."""
+    last = path[-1]
+    container = _parent(item, path).get("L" if isinstance(last, int) else "M")
+    if container is None:
+        raise _bad_path()
+    return container, last
+
+
 def _put(item: dict[str, Any], path: Path, value: Any) -> None:
-    parent, last = _parent(item, path), path[-1]
-    if isinstance(last, int):
-        items = parent.get("L")
-        if items is None:
-            raise _bad_path()
-        if last < len(items):
-            items[last] = value
-        else:
-            items.append(value)  # DynamoDB appends when the index is past the end
+    container, last = _slot(item, path)
+    if isinstance(last, int) and last >= len(container):
+        container.append(value)  # DynamoDB appends when the index is past the end
     else:
-        members = parent.get("M")
-        if members is None:
-            raise _bad_path()
-        members[last] = value
+        container[last] = value
 
 
 def _remove(item: dict[str, Any], path: Path) -> None:
-    """REMOVE: a missing attribute or list index is nothing to do; a missing or mistyped parent is an error."""
-    parent, last = _parent(item, path), path[-1]
+    """REMOVE: a missing attribute or list index is nothing to do."""
+    container, last = _slot(item, path)
     if isinstance(last, int):
-        items = parent.get("L")
-        if items is None:
-            raise _bad_path()
-        if last < len(items):
-            del items[last]
+        if last < len(container):
+            del container[last]
     else:
-        members = parent.get("M")
-        if members is None:
-            raise _bad_path()
-        members.pop(last, None)
+        container.pop(last, None)
 
 
 def _number(av: Any, what: str) -> Decimal:

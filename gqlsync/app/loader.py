@@ -198,9 +198,11 @@ class _Builder:
             config = parse_config(SyncConfig, spec["syncConfig"], "syncConfig", refused={
                 "lambdaConflictHandlerArn": "remote conflict handlers are not supported yet; give "
                                             "lambdaConflictHandlerConfig.handler (file.py:function)"})
-            if config.conflict_handler == "LAMBDA":
-                raise ConfigError([("syncConfig.conflictHandler", "syncConfig.conflictHandler: LAMBDA is not "
-                                    "supported yet (use AUTOMERGE or OPTIMISTIC_CONCURRENCY)")])
+            handler = config.lambda_conflict_handler_config
+            if handler is not None and not (self.root / handler.handler.partition(":")[0]).is_file():
+                raise ConfigError([("syncConfig.lambdaConflictHandlerConfig.handler",
+                                    f"syncConfig.lambdaConflictHandlerConfig.handler: file not found: "
+                                    f"{handler.handler.partition(':')[0]}")])
             return config
         except ConfigError as exc:
             for key, reason in exc.problems:

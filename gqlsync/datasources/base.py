@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ class Call:
     where: str
     config: ResolverConfig | FunctionConfig | None
     scope: RequestScope
+    arguments: dict[str, Any] = field(default_factory=dict)  # the field's (a Lambda conflict handler gets them)
 
     @property
     def identity(self) -> dict[str, Any] | None:

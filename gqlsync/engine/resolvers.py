@@ -28,7 +28,7 @@ class Invoker:
 
     def bind(self, ctx: ResolverContext) -> DataSourceCall:
         """The data-source call one resolver step may make (any number of times, within the request's bound)."""
-        return partial(self.__call__, call=Call(ctx.where, self.config, ctx.scope))
+        return partial(self.__call__, call=Call(ctx.where, self.config, ctx.scope, ctx.arguments))
 
     async def __call__(self, request: dict[str, Any], call: Call) -> Any:
         scope = call.scope

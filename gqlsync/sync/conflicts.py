@@ -7,6 +7,7 @@ from typing import Any
 
 from gqlsync.datasources.dynamodb.marshal import plain_item
 from gqlsync.errors import DataSourceError
+from gqlsync.lambda_runner import LocalFunction
 
 _SETS = ("SS", "NS", "BS")
 
@@ -50,3 +51,30 @@ def automerge(server: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any
             continue
         merged[name] = _merge_value(server.get(name), value)
     return merged
+
+
+class LambdaConflictHandler:
+    """conflictHandler LAMBDA: the app's handler (run by the local Lambda runner) decides a conflict.
+
+    It gets `{newItem, existingItem, arguments, resolver: {tableName, awsRegion, parentType, field}, identity}`
+    and answers `{"action": "RESOLVE", "item": {...}}` (PutItem/UpdateItem), `{"action": "REJECT"}` or
+    `{"action": "REMOVE"}` (DeleteItem); anything else, or a handler that fails, is a `ConflictError`.
+    """
+
+    def __init__(self, function: LocalFunction) -> None:
+        self.function = function
+
+    async def decide(self, event: dict[str, Any], op: str) -> tuple[str, dict[str, Any] | None]:
+        try:
+            answer = await self.function.invoke(event)
+        except DataSourceError as exc:
+            raise DataSourceError(f"The conflict handler failed: {exc.message}", "ConflictError") from None
+        action = answer.get("action") if isinstance(answer, dict) else None
+        allowed = ("RESOLVE", "REJECT") if op != "DeleteItem" else ("REMOVE", "REJECT")
+        if action not in allowed:
+            raise DataSourceError(f"The conflict handler answered {answer!r}; for {op} it must answer action "
+                                  f"{' or '.join(allowed)}", "ConflictError")
+        item = answer.get("item") if action == "RESOLVE" else None
+        if action == "RESOLVE" and not isinstance(item, dict):
+            raise DataSourceError("The conflict handler resolved without an item", "ConflictError")
+        return str(action), item

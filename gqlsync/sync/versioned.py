@@ -16,19 +16,23 @@ import random
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from gqlsync.app.model import SyncConfig
+from gqlsync.datasources.base import Call
 from gqlsync.datasources.dynamodb.errors import condition_failed, error_code
 from gqlsync.datasources.dynamodb.expressions import Expressions
 from gqlsync.datasources.dynamodb.marshal import plain_item, wire_map
 from gqlsync.datasources.dynamodb.update_expression import apply_update
 from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.lambda_runner import LocalFunction, load_handler
 from gqlsync.sync import delta
 from gqlsync.sync.config import TTL_ATTRIBUTE, DeltaSyncConfig
-from gqlsync.sync.conflicts import automerge, conflict_unhandled
+from gqlsync.sync.conflicts import LambdaConflictHandler, automerge, conflict_unhandled
+from gqlsync.util.dynamodb import to_item
 
 VERSION = "_version"
 CHANGED_AT = "_lastChangedAt"
@@ -69,13 +73,32 @@ def _expected_version(request: dict[str, Any]) -> int | None:
 class VersionedTable:
     """The versioned operations of one table (the DynamoDB data source hands them over when `versioned`)."""
 
-    def __init__(self, table: str, config: DeltaSyncConfig, clock: Callable[[], int] = _now_ms) -> None:
+    def __init__(self, table: str, config: DeltaSyncConfig, root: Path, region: str | None = None,
+                 clock: Callable[[], int] = _now_ms) -> None:
         self.table = table
         self.config = config
+        self.root = root
+        self.region = region
         self.clock = clock
+        self._handlers: dict[tuple[str, float], LambdaConflictHandler] = {}
 
-    async def write(self, client: Any, request: dict[str, Any], sync: SyncConfig | None) -> Any:
+    def _handler(self, sync: SyncConfig) -> LambdaConflictHandler:
+        """The resolver's Lambda conflict handler, loaded once (a handler that does not load is a ConflictError)."""
+        cfg = sync.lambda_conflict_handler_config
+        assert cfg is not None
+        key = (cfg.handler, cfg.timeout_seconds)
+        if key not in self._handlers:
+            try:
+                fn = load_handler(cfg.handler, self.root)
+            except (ValueError, OSError, SyntaxError, ImportError) as exc:
+                raise DataSourceError(f"The conflict handler {cfg.handler} does not load: {exc}",
+                                      "ConflictError") from None
+            self._handlers[key] = LambdaConflictHandler(LocalFunction("conflictHandler", fn, cfg.timeout_seconds))
+        return self._handlers[key]
+
+    async def write(self, client: Any, request: dict[str, Any], call: Call) -> Any:
         op = request.get("operation")
+        sync = getattr(call.config, "sync", None)
         key_doc = request.get("key")
         if not isinstance(key_doc, dict) or not key_doc:
             raise ResolverError("Value for field '$[key]' not found.", "MappingTemplate")
@@ -90,7 +113,7 @@ class VersionedTable:
                 await asyncio.sleep(random.uniform(0, 0.005 * min(attempt, 8)))
             out = await client.get_item(TableName=self.table, Key=key, ConsistentRead=True)
             current: dict[str, Any] | None = out.get("Item")
-            new = self._resolve(op, request, key, current, expected, sync)
+            new = await self._resolve(op, request, key, current, expected, sync, call)
             try:
                 if new is None:  # a delete of what is not there: nothing to write, but its condition still holds
                     await self._check(client, key, request.get("condition"))
@@ -102,8 +125,18 @@ class VersionedTable:
         raise DataSourceError("Max retry attempts were reached for conflict resolution", "MaxConflicts")
 
     # -- deciding the new image
-    def _resolve(self, op: Any, request: dict[str, Any], key: dict[str, Any], current: dict[str, Any] | None,
-                 expected: int | None, sync: SyncConfig) -> dict[str, Any] | None:
+    async def _lambda(self, sync: SyncConfig, call: Call, op: str, new: dict[str, Any] | None,
+                      current: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+        where = call.where.split("/")[0]
+        parent, _, field_name = where.partition(".")
+        return await self._handler(sync).decide({
+            "newItem": plain_item(new), "existingItem": plain_item(current), "arguments": call.arguments,
+            "resolver": {"tableName": self.table, "awsRegion": self.region, "parentType": parent,
+                         "field": field_name},
+            "identity": call.identity}, op)
+
+    async def _resolve(self, op: Any, request: dict[str, Any], key: dict[str, Any], current: dict[str, Any] | None,
+                       expected: int | None, sync: SyncConfig, call: Call) -> dict[str, Any] | None:
         stored = _version_of(current)
         conflict = (sync.conflict_detection == "VERSION" and current is not None and expected is not None
                     and expected != stored)
@@ -111,7 +144,11 @@ class VersionedTable:
             if current is None:
                 return None
             if conflict:
-                raise conflict_unhandled(current)  # a delete cannot be merged
+                if sync.conflict_handler != "LAMBDA":
+                    raise conflict_unhandled(current)  # a delete cannot be merged
+                action, _ = await self._lambda(sync, call, op, None, current)
+                if action == "REJECT":
+                    raise conflict_unhandled(current)
             image = copy.deepcopy(current)
             image[DELETED] = {"BOOL": True}
             image[TTL_ATTRIBUTE] = {"N": str(self.clock() // 1000 + self.config.base_table_ttl * 60)}
@@ -134,10 +171,18 @@ class VersionedTable:
         else:
             raise ResolverError(f"Unsupported versioned operation {op!r}", "MappingTemplate")
         if conflict:
+            assert current is not None
             if sync.conflict_handler == "AUTOMERGE":
-                assert current is not None
                 incoming = automerge(current, incoming)
-            else:  # OPTIMISTIC_CONCURRENCY; LAMBDA is refused at load until it lands
+            elif sync.conflict_handler == "LAMBDA":
+                action, item = await self._lambda(sync, call, str(op), incoming, current)
+                if action == "REJECT":
+                    raise conflict_unhandled(current)
+                # "the primary key and sync metadata will be ignored if included in item"
+                assert item is not None
+                values = {k: v for k, v in item.items() if k not in METADATA and k not in key}
+                incoming = {**wire_map(to_item(values)), **key}
+            else:
                 raise conflict_unhandled(current)
         return self._stamp(incoming, stored)
 

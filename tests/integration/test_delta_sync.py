@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 
-from gqlsync.app.model import DataSourceConfig, KeyAttribute, ResolverConfig, SyncConfig, TableConfig
+from gqlsync.app.model import (
+    DataSourceConfig,
+    KeyAttribute,
+    LambdaConflictHandlerConfig,
+    ResolverConfig,
+    SyncConfig,
+    TableConfig,
+)
 from gqlsync.datasources import AwsSettings, Call, ClientProvider, DataSourceEnv, build_data_source
 from gqlsync.datasources.dynamodb.tables import ensure_tables
 from gqlsync.errors import DataSourceError, ResolverError
@@ -289,3 +297,57 @@ async def test_a_delete_of_a_missing_item_still_checks_its_condition(env: Env) -
     assert exc.value.error_type == "DynamoDB:ConditionalCheckFailedException"
     assert await env.delete("none", 1) is None  # no condition: nothing to do
     assert await env.records() == []
+
+
+HANDLER = '''
+import json
+
+def handler(event, context):
+    name = event["arguments"].get("mode")
+    if name == "resolve":
+        seen = sorted(event)
+        return {"action": "RESOLVE", "item": {"name": "resolved:" + event["existingItem"]["name"] + ":" +
+                                              event["newItem"]["name"], "seen": json.dumps(seen),
+                                              "where": event["resolver"]["parentType"] + "." + event["resolver"]["field"],
+                                              "id": "ignored", "_version": 99}}
+    if name == "remove":
+        return {"action": "REMOVE"}
+    if name == "reject":
+        return {"action": "REJECT"}
+    return {"action": "DANCE"}
+'''
+
+
+async def test_a_lambda_conflict_handler_decides(dynamodb_endpoint: str, tmp_path: Any) -> None:
+    (tmp_path / "conflicts.py").write_text(HANDLER)
+    clients = ClientProvider(AwsSettings(region="us-east-1", dynamodb_endpoint=dynamodb_endpoint))
+    e = Env(clients, unique_prefix())
+    e.ds = build_data_source(DataSourceConfig("Todos", "AMAZON_DYNAMODB", {
+        "tableName": e.table, "versioned": True, "deltaSyncConfig": {"deltaSyncTableName": e.delta_table}}),
+        DataSourceEnv(clients, tmp_path))
+    await ensure_tables(await clients.aws("dynamodb"), (TableConfig(e.table, KeyAttribute("id")), *e.ds.tables))
+
+    def lam(mode: str) -> Call:
+        sync = SyncConfig("VERSION", "LAMBDA", LambdaConflictHandlerConfig("conflicts.py:handler"))
+        resolver = ResolverConfig("Mutation", "updateTodo", "UNIT", "VTL", "Todos", None, None, sync=sync)
+        return Call("Mutation.updateTodo", resolver, RequestScope(request_id="t", identity=None, headers={}),
+                    {"mode": mode})
+
+    try:
+        await e.put("t1", name="a")
+        await e.update("t1", 1, name="server")
+        resolved = await e.update("t1", 1, lam("resolve"), name="client")
+        assert resolved["name"] == "resolved:server:client" and resolved["id"] == "t1" and resolved["_version"] == 3
+        assert json.loads(resolved["seen"]) == ["arguments", "existingItem", "identity", "newItem", "resolver"]
+        assert resolved["where"] == "Mutation.updateTodo"
+        with pytest.raises(DataSourceError) as exc:
+            await e.update("t1", 1, lam("reject"), name="client")
+        assert exc.value.error_type == "ConflictUnhandled" and exc.value.data["_version"] == 3
+        with pytest.raises(DataSourceError) as exc:
+            await e.update("t1", 1, lam("nonsense"), name="client")
+        assert exc.value.error_type == "ConflictError"
+        removed = await e.delete("t1", 1, lam("remove"))
+        assert removed["_deleted"] is True and removed["_version"] == 4
+        assert len(await e.records()) == 4  # the refused ones left no record
+    finally:
+        await clients.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from gqlsync.app import load_app
@@ -32,8 +33,12 @@ def test_what_sync_config_refuses_is_named_at_its_line(app_dir: Path) -> None:
     manifest = versioned(app_dir, "{conflictHandler: LAMBDA, lambdaConflictHandlerConfig: {handler: x.py:f}}")
     (p,) = problems(app_dir)
     line = next(i for i, t in enumerate(manifest.read_text().splitlines(), 1) if "syncConfig" in t)
-    assert f"gqlsync.yaml:{line}:" in p and "LAMBDA is not supported yet" in p
-    manifest.write_text(manifest.read_text().replace("conflictHandler: LAMBDA, lambdaConflictHandlerConfig: "
-                                                     "{handler: x.py:f}", "conflictHandlr: AUTOMERGE"))
-    (p,) = problems(app_dir)
-    assert "syncConfig.conflictHandlr: unknown key" in p
+    assert f"gqlsync.yaml:{line}:" in p and "handler: file not found: x.py" in p
+    (app_dir / "x.py").write_text("def f(event, context):\n    return {'action': 'REJECT'}\n")
+    assert load_app(app_dir).resolvers  # the handler exists: the app loads
+    for sync, reason in (("{conflictHandlr: AUTOMERGE}", "syncConfig.conflictHandlr: unknown key"),
+                         ("{conflictHandler: LAMBDA}", "LAMBDA needs lambdaConflictHandlerConfig.handler"),
+                         ("{lambdaConflictHandlerArn: 'arn:aws:lambda:x'}", "remote conflict handlers are not")):
+        manifest.write_text(re.sub(r"syncConfig: .*", f"syncConfig: {sync}", manifest.read_text()))
+        (p,) = problems(app_dir)
+        assert reason in p, p

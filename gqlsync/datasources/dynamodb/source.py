@@ -64,7 +64,7 @@ class DynamoDBDataSource:
         self._client: DynamoDBWireClient | None = None
         # Delta Sync: versioned writes and Sync go through gqlsync.sync, which wraps this table.
         ds = config.delta_sync_config
-        self.versioned = VersionedTable(self.table, ds) if config.versioned and ds else None
+        self.versioned = VersionedTable(self.table, ds, env.root, config.region) if config.versioned and ds else None
         self.sync = SyncOperation(self.table, ds) if config.versioned and ds else None
         self.tables: tuple[TableConfig, ...] = () if ds is None else (TableConfig(
             ds.delta_sync_table_name, KeyAttribute(delta.PK), KeyAttribute(delta.SK), ttl_attribute=TTL_ATTRIBUTE),)
@@ -85,7 +85,7 @@ class DynamoDBDataSource:
         op = request.get("operation")
         try:
             if op in VERSIONED_WRITES and self.versioned is not None:
-                return await self.versioned.write(client, request, getattr(call.config, "sync", None))
+                return await self.versioned.write(client, request, call)
             if op == "Sync":
                 if self.sync is None:
                     raise ResolverError(f"Sync needs a versioned data source; {self.name} is not "

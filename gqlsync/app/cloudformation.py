@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -253,8 +255,29 @@ class _Auth:
         modes = {m["mode"] for m in (auth["default"], *additional)}
         if "API_KEY" not in modes:
             return auth, None
-        auth["apiKeys"] = [{"id": api_key}]
+        auth["apiKeys"] = self.api_keys(api_key)
         return auth, api_key
+
+    def api_keys(self, api_key: str) -> list[dict[str, Any]]:
+        """One key per AWS::AppSync::ApiKey, with its Expires and Description (AWS generates key values, so the
+        first takes `api_key` and the others new ids, each noted); a single key when the templates have none."""
+        keys: list[dict[str, Any]] = []
+        for i, res in enumerate(self.stacks.of_type("AWS::AppSync::ApiKey")):
+            p = self.stacks.resolve(res.props)
+            entry: dict[str, Any] = {"id": api_key if i == 0 else "da2-" + secrets.token_hex(13)}
+            expires = p.get("Expires")
+            if expires is not None:
+                try:
+                    entry["expires"] = datetime.fromtimestamp(int(expires), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                except (TypeError, ValueError, OverflowError):
+                    self.problems.append(Problem(res.template, None, f"{res.logical_id} (AWS::AppSync::ApiKey) "
+                                                 f"Expires: expected epoch seconds, got {expires!r}"))
+            if p.get("Description"):
+                entry["description"] = str(p["Description"])
+            if i:
+                self.notes.append(f"API key {res.logical_id}: AWS generates key values, so it is {entry['id']} here")
+            keys.append(entry)
+        return keys or [{"id": api_key}]
 
     def fail(self, api: _Resource, what: str, message: str) -> None:
         self.problems.append(Problem(api.template, None, f"{api.logical_id} (AWS::AppSync::GraphQLApi) {what}: "

@@ -262,3 +262,17 @@ def test_a_malformed_template_is_reported_with_its_line(tmp_path: Path) -> None:
     status, text = gqlsync("import-cfn", template, "--out", out)
     assert status == 2 and f"{template}:" in text and "YAML syntax error" in text
     assert "Traceback" not in text and not out.exists() and leftovers(tmp_path) == []
+
+
+def test_api_keys_keep_their_expiry_and_description(tmp_path: Path) -> None:
+    keys = ("  NotesKey:\n    Type: AWS::AppSync::ApiKey\n    Properties:\n      ApiId: !GetAtt NotesApi.ApiId\n"
+            "      Expires: 1893456000\n      Description: web client\n"
+            "  SecondKey:\n    Type: AWS::AppSync::ApiKey\n    Properties:\n      ApiId: !GetAtt NotesApi.ApiId\n")
+    template = variant(tmp_path, ("  NotesSchema:\n", keys + "  NotesSchema:\n"))
+    out = tmp_path / "app"
+    status, text = gqlsync("import-cfn", template, "--out", out, "--api-key", KEY)
+    assert status == 0, text
+    first, second = manifest(out)["auth"]["apiKeys"]
+    assert first == {"id": KEY, "expires": "2030-01-01T00:00:00Z", "description": "web client"}
+    assert second["id"].startswith("da2-") and "expires" not in second
+    assert f"API key SecondKey: AWS generates key values, so it is {second['id']} here" in text

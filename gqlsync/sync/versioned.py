@@ -191,40 +191,43 @@ class VersionedTable:
         image[CHANGED_AT] = {"N": str(self.clock())}
         return image
 
+    @staticmethod
+    def _guarded(key: dict[str, Any], current: dict[str, Any] | None, user_condition: Any) -> tuple[Expressions, str]:
+        """The condition a write runs under: the resolver's own (if any) AND "the item is still as it was read"
+        (same `_version`; no `_version` yet; or not there at all)."""
+        expr = Expressions()
+        if current is None:
+            names = {f"#gqlsyncK{i}": name for i, name in enumerate(sorted(key))}
+            guard = {"expression": " AND ".join(f"attribute_not_exists({n})" for n in names),
+                     "expressionNames": names}
+        elif VERSION in current:
+            guard = {"expression": "#gqlsyncV = :gqlsyncV", "expressionNames": {"#gqlsyncV": VERSION},
+                     "expressionValues": {":gqlsyncV": current[VERSION]}}
+        else:
+            guard = {"expression": "attribute_not_exists(#gqlsyncV)", "expressionNames": {"#gqlsyncV": VERSION}}
+        condition = expr.add(guard, "guard") or ""
+        if user_condition:
+            condition = f"({expr.add(user_condition, 'condition')}) AND ({condition})"
+        return expr, condition
+
     async def _check(self, client: Any, key: dict[str, Any], user_condition: Any) -> None:
         """The resolver's condition on an item that is not there (e.g. Amplify's attribute_exists on a delete),
         checked by DynamoDB without writing; should the item appear meanwhile, the write is decided again."""
         if not user_condition:
             return
-        expr = Expressions()
-        text = expr.add(user_condition, "condition")
-        absent = " AND ".join(f"attribute_not_exists(#gqlsyncK{i})" for i in range(len(key)))
-        expr.names.update({f"#gqlsyncK{i}": name for i, name in enumerate(sorted(key))})
-        check = expr.into({"TableName": self.table, "Key": key, "ConditionExpression": f"({text}) AND {absent}",
+        expr, condition = self._guarded(key, None, user_condition)
+        check = expr.into({"TableName": self.table, "Key": key, "ConditionExpression": condition,
                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"})
         await self._transact(client, [{"ConditionCheck": check}], None)
 
     # -- writing it with its change record
     async def _commit(self, client: Any, key: dict[str, Any], current: dict[str, Any] | None,
                       new: dict[str, Any], user_condition: Any) -> None:
-        expr = Expressions()
-        guard = "#gqlsyncV = :gqlsyncV" if current is not None and VERSION in current else \
-            ("attribute_not_exists(#gqlsyncV)" if current is not None else
-             " AND ".join(f"attribute_not_exists(#gqlsyncK{i})" for i in range(len(key))))
-        names = {"#gqlsyncV": VERSION} if current is not None else \
-            {f"#gqlsyncK{i}": name for i, name in enumerate(sorted(key))}
-        values = {":gqlsyncV": current[VERSION]} if current is not None and VERSION in current else {}
-        expr.add({"expression": guard, "expressionNames": names}, "guard")
-        expr.values.update(values)
-        condition = guard
-        if user_condition:
-            text = expr.add(user_condition, "condition")
-            condition = f"({text}) AND ({guard})"
+        expr, condition = self._guarded(key, current, user_condition)
         put: dict[str, Any] = expr.into({"TableName": self.table, "Item": new, "ConditionExpression": condition,
                                          "ReturnValuesOnConditionCheckFailure": "ALL_OLD"})
-        version = _version_of(new) or 0
-        changed_at = int(new[CHANGED_AT]["N"])
-        record = delta.record(self.table, new, key, changed_at, version, self.config.delta_sync_table_ttl)
+        record = delta.record(self.table, new, key, int(new[CHANGED_AT]["N"]), _version_of(new) or 0,
+                              self.config.delta_sync_table_ttl)
         await self._transact(client, [{"Put": put},
                                       {"Put": {"TableName": self.config.delta_sync_table_name, "Item": record}}],
                              current)

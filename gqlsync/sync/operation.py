@@ -8,16 +8,13 @@ has passed are never returned, also where the store does not expire them by itse
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from gqlsync.datasources.dynamodb.expressions import Expressions
-from gqlsync.datasources.dynamodb.marshal import plain_item, typed_json, typed_wire
-from gqlsync.errors import DataSourceError, ResolverError
+from gqlsync.datasources.dynamodb.marshal import decode_state, encode_state, plain_item
+from gqlsync.errors import ResolverError
 from gqlsync.sync import delta
 from gqlsync.sync.config import TTL_ATTRIBUTE, DeltaSyncConfig
 
@@ -35,23 +32,8 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _encode(state: dict[str, Any]) -> str:
-    raw = json.dumps({"v": 1, **state, "k": typed_json(state.get("k"))}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode(token: str, table: str) -> dict[str, Any]:
-    try:
-        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        if not isinstance(state, dict) or state.get("v") != 1 or state.get("m") not in ("base", "delta") \
-                or not isinstance(state.get("s"), int):
-            raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise DataSourceError("Invalid pagination token given.", "DynamoDB:InvalidNextTokenException") from None
-    if state.get("t") != table:
-        raise DataSourceError("The pagination token belongs to another table.", "DynamoDB:InvalidNextTokenException")
-    state["k"] = typed_wire(state.get("k"))
-    return state
+def _valid(state: dict[str, Any]) -> bool:
+    return state.get("m") in ("base", "delta") and isinstance(state.get("s"), int)
 
 
 def _limit(request: dict[str, Any]) -> int:
@@ -78,7 +60,7 @@ class SyncOperation:
         limit = _limit(request)
         token = request.get("nextToken")
         if token:
-            state = _decode(str(token), self.table)
+            state = decode_state(str(token), self.table, _valid)
         else:
             started = self.clock()
             last_sync = request.get("lastSync")
@@ -90,7 +72,8 @@ class SyncOperation:
         read = self._base if state["m"] == "base" else self._delta
         state["c"] = 0  # items read before filtering, on this page
         items, following = await read(client, request, limit, state)
-        return {"items": [plain_item(i) for i in items], "nextToken": _encode(following) if following else None,
+        token_out = encode_state(following, self.table) if following else None
+        return {"items": [plain_item(i) for i in items], "nextToken": token_out,
                 "scannedCount": state["c"], "startedAt": state["s"]}  # startedAt: the same on every page
 
     def _filter(self, request: dict[str, Any], expr: Expressions, now_s: int, with_query: bool = False) -> str:
@@ -139,14 +122,14 @@ class SyncOperation:
             pk, lo, hi = windows[index]
             expr = Expressions()
             filter_text = self._filter(request, expr, now_s, with_query=True)
-            expr.add({"expression": "#gqlsyncPk = :gqlsyncPk AND #gqlsyncSk BETWEEN :gqlsyncLo AND :gqlsyncHi",
-                      "expressionNames": {"#gqlsyncPk": delta.PK, "#gqlsyncSk": delta.SK},
-                      "expressionValues": {":gqlsyncPk": {"S": pk}, ":gqlsyncLo": {"S": lo},
-                                           ":gqlsyncHi": {"S": hi}}}, "query")
+            window = expr.add({
+                "expression": "#gqlsyncPk = :gqlsyncPk AND #gqlsyncSk BETWEEN :gqlsyncLo AND :gqlsyncHi",
+                "expressionNames": {"#gqlsyncPk": delta.PK, "#gqlsyncSk": delta.SK},
+                "expressionValues": {":gqlsyncPk": {"S": pk}, ":gqlsyncLo": {"S": lo}, ":gqlsyncHi": {"S": hi}}},
+                "query")
             params: dict[str, Any] = {
                 "TableName": self.config.delta_sync_table_name, "Limit": limit - len(found), "ConsistentRead": True,
-                "KeyConditionExpression": "#gqlsyncPk = :gqlsyncPk AND #gqlsyncSk BETWEEN :gqlsyncLo AND :gqlsyncHi",
-                "FilterExpression": filter_text}
+                "KeyConditionExpression": window, "FilterExpression": filter_text}
             if start_key:
                 params["ExclusiveStartKey"] = start_key
             out = await client.query(**expr.into(params))

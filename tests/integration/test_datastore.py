@@ -8,6 +8,7 @@ conflict handlers).
 
 from __future__ import annotations
 
+import asyncio
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from gqlsync.http import GqlsyncServer, ServerSettings
 from gqlsync.http.tls import ensure_local_certificate
 from tests.datastore import Device, generate_models
 from tests.helpers import ROOT, unique_prefix, with_table_prefix
+from tests.integration.test_amplify_sync import KEY as GENERATED_KEY
+from tests.integration.test_amplify_sync import generate
 from tests.live import live_server
 from tests.relay import Relay
 
@@ -51,15 +54,26 @@ def todo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            tmp_path_factory.mktemp("models"))
 
 
+@pytest.fixture(scope="module")
+def optimistic_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("optimistic"), "OPTIMISTIC_CONCURRENCY")
+
+
 @pytest.fixture
-async def todo(dynamodb_endpoint: str, tmp_path: Path, todo_models: Path) -> AsyncIterator[Backend]:
+async def todo(dynamodb_endpoint: str, tmp_path: Path, todo_models: Path, request: pytest.FixtureRequest
+               ) -> AsyncIterator[Backend]:
+    """The Todo API served over TLS on DynamoDB Local: examples/todo-offline (AUTOMERGE), or the transformer's
+    output for the conflict handler the test is parametrized with (`indirect=True`)."""
+    handler = getattr(request, "param", "AUTOMERGE")
+    app_dir, key = (TODO_APP, TODO_KEY) if handler == "AUTOMERGE" else (request.getfixturevalue("optimistic_app"),
+                                                                        GENERATED_KEY)
     cert = ensure_local_certificate(tmp_path / "tls")
-    app = with_table_prefix(load_app(TODO_APP), unique_prefix())
+    app = with_table_prefix(load_app(app_dir), unique_prefix())
     server = GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True))
     async with live_server(server, ssl_certfile=str(cert.cert), ssl_keyfile=str(cert.key)) as base:
         port = urllib.parse.urlsplit(base).port
         assert port
-        env = {"GQLSYNC_KEY": TODO_KEY, "MODELS": str(todo_models), "MODEL": "Todo",
+        env = {"GQLSYNC_KEY": key, "MODELS": str(todo_models), "MODEL": "Todo",
                "NODE_EXTRA_CA_CERTS": str(cert.ca)}
         backend = Backend(server, port, env, [], [])
         try:
@@ -78,3 +92,89 @@ async def test_a_change_on_one_device_reaches_the_other(todo: Backend) -> None:
     await a.drained()
     seen = await b.until(lambda items: milk["id"] in items, "A's new todo")
     assert seen[milk["id"]]["name"] == "milk"
+
+
+async def test_a_new_device_hydrates_with_everything_then_follows_updates_and_deletes(todo: Backend) -> None:
+    a = await todo.device("A")
+    made = [await a.save(name=f"item {i}", priority=i) for i in range(5)]
+    await a.drained()
+    b = await todo.device("B")  # its base sync
+    items = await b.items()
+    assert sorted(i["name"] for i in items.values()) == [f"item {i}" for i in range(5)]
+    assert {i["_version"] for i in items.values()} == {1}
+    await a.update(made[0]["id"], name="renamed", done=True)
+    await a.delete(made[1]["id"])
+    items = await b.until(lambda s: s[made[0]["id"]]["name"] == "renamed" and made[1]["id"] not in s,
+                          "A's update and delete")
+    assert items[made[0]["id"]]["done"] is True and items[made[0]["id"]]["_version"] == 2
+    # a device that starts now does not get the deleted item either
+    c = await todo.device("C")
+    assert set(await c.items()) == {m["id"] for m in made} - {made[1]["id"]}
+
+
+async def test_writes_made_offline_are_delivered_on_reconnect_and_both_devices_converge(todo: Backend) -> None:
+    a = await todo.device("A")
+    b = await todo.device("B")
+    shared = await a.save(name="shared")
+    await b.until(lambda s: shared["id"] in s, "the shared todo")
+    await b.offline()
+    offline_new = await b.save(name="written offline")
+    await b.update(shared["id"], priority=7)
+    online_new = await a.save(name="written while B was away")
+    await a.drained()
+    await asyncio.sleep(1)
+    assert online_new["id"] not in await b.items()  # B really is cut off
+    await b.online()
+    await b.drained()
+    want = {shared["id"], offline_new["id"], online_new["id"]}
+    on_a = await a.until(lambda s: set(s) == want and s[shared["id"]]["priority"] == 7, "B's offline writes")
+    on_b = await b.until(lambda s: set(s) == want, "A's write while B was away")
+    assert on_a[shared["id"]]["_version"] == on_b[shared["id"]]["_version"] == 2
+    assert b.seen("networkStatus")[-1] == {"active": True}
+
+
+@pytest.mark.parametrize("todo", ["AUTOMERGE"], indirect=True)
+async def test_concurrent_edits_are_automerged(todo: Backend) -> None:
+    a = await todo.device("A")
+    b = await todo.device("B")
+    item = await a.save(name="milk", tags=["shop"])
+    await b.until(lambda s: item["id"] in s, "the todo")
+    await b.offline()
+    await a.update(item["id"], name="oat milk")
+    await a.drained()
+    await b.update(item["id"], name="soy milk", description="1 litre", tags=["shop", "dairy"])
+    await b.online()
+    await b.drained()
+    # AppSync's Automerge: the scalar in conflict keeps the server's value, the field the server lacks is
+    # taken, the list is the server's with the incoming one appended (duplicates kept); one more version.
+    want = {"name": "oat milk", "description": "1 litre", "tags": ["shop", "shop", "dairy"], "_version": 3}
+
+    def merged(s: dict[str, dict[str, object]]) -> bool:
+        return {k: s[item["id"]].get(k) for k in want} == want
+
+    await a.until(merged, "the merged todo")
+    await b.until(merged, "the merged todo")
+    assert (await b.call("conflicts"))["conflicts"] == []  # merged on the server: no conflict reached DataStore
+
+
+@pytest.mark.parametrize("todo", ["OPTIMISTIC_CONCURRENCY"], indirect=True)
+async def test_a_stale_edit_is_rejected_and_the_server_item_wins_under_optimistic_concurrency(todo: Backend) -> None:
+    a = await todo.device("A")
+    b = await todo.device("B")
+    item = await a.save(name="milk")
+    await b.until(lambda s: item["id"] in s, "the todo")
+    await b.offline()
+    await a.update(item["id"], name="oat milk")
+    await a.drained()
+    await b.update(item["id"], name="soy milk", description="1 litre")
+    await b.online()
+    await b.drained()
+
+    def server_wins(s: dict[str, dict[str, object]]) -> bool:
+        got = s[item["id"]]
+        return got["name"] == "oat milk" and got.get("description") is None and got["_version"] == 2
+
+    await a.until(server_wins, "A's edit")
+    await b.until(server_wins, "the server's item in place of B's rejected edit")
+    conflicts = (await b.call("conflicts"))["conflicts"]
+    assert [c["remote"]["name"] for c in conflicts] == ["oat milk"]  # DataStore's conflict handler ran

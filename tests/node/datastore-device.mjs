@@ -46,7 +46,7 @@ globalThis.WebSocket = WebSocket;
 const require = createRequire(import.meta.url);
 const { Amplify } = require('aws-amplify');
 const { Hub } = require('aws-amplify/utils');
-const { DataStore, initSchema } = require('aws-amplify/datastore');
+const { DataStore, DISCARD, initSchema } = require('aws-amplify/datastore');
 const AsyncStorageAdapter = require('@aws-amplify/datastore/dist/cjs/storage/adapter/AsyncStorageAdapter.js').default;
 const { schema } = await import(pathToFileURL(process.env.MODELS).href);
 
@@ -68,7 +68,7 @@ DataStore.configure({
   conflictHandler: async (conflict) => {
     conflicts.push({ operation: conflict.operation, attempts: conflict.attempts, remote: plain(conflict.remoteModel),
       local: plain(conflict.localModel) });
-    return 'DISCARD'; // DataStore's default: the server's item wins
+    return DISCARD; // DataStore's default: the server's item wins
   },
   errorHandler: (error) => errors.push({ message: error.message, errorType: error.errorType,
     operation: error.operation }),

@@ -9,9 +9,10 @@ conflict handlers).
 from __future__ import annotations
 
 import asyncio
+import time
 import urllib.parse
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,16 @@ TODO_APP = ROOT / "examples" / "todo-offline"
 TODO_KEY = "da2-gqlsynctodoofflinedevkey1"
 
 
+class ServerClock:
+    """The versioned data sources' clock, which the test can move forward (TTLs and sync windows follow it)."""
+
+    def __init__(self) -> None:
+        self.offset_ms = 0
+
+    def __call__(self) -> int:
+        return int(time.time() * 1000) + self.offset_ms
+
+
 @dataclass
 class Backend:
     server: GqlsyncServer
@@ -38,6 +49,16 @@ class Backend:
     env: dict[str, str]
     relays: list[Relay]
     devices: list[Device]
+    clock: ServerClock = field(default_factory=ServerClock)
+
+    def __post_init__(self) -> None:
+        for ds in self.server.api.data_sources.values():
+            for part in (getattr(ds, "versioned", None), getattr(ds, "sync", None)):
+                if part is not None:
+                    part.clock = self.clock
+
+    def advance(self, minutes: int) -> None:
+        self.clock.offset_ms += minutes * 60_000
 
     async def device(self, name: str) -> Device:
         relay = await Relay(self.port).start()
@@ -60,16 +81,18 @@ def optimistic_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-async def todo(dynamodb_endpoint: str, tmp_path: Path, todo_models: Path, request: pytest.FixtureRequest
-               ) -> AsyncIterator[Backend]:
-    """The Todo API served over TLS on DynamoDB Local: examples/todo-offline (AUTOMERGE), or the transformer's
-    output for the conflict handler the test is parametrized with (`indirect=True`)."""
-    handler = getattr(request, "param", "AUTOMERGE")
-    app_dir, key = (TODO_APP, TODO_KEY) if handler == "AUTOMERGE" else (request.getfixturevalue("optimistic_app"),
-                                                                        GENERATED_KEY)
+async def todo(tmp_path: Path, todo_models: Path, request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    """The Todo API served over TLS. By the test's parameter (`indirect=True`): `automerge` (the default) is
+    examples/todo-offline on DynamoDB Local, `embedded` the same app on the embedded default, `optimistic` the
+    transformer's OPTIMISTIC_CONCURRENCY output on DynamoDB Local."""
+    kind = getattr(request, "param", "automerge")
+    app_dir, key = (TODO_APP, TODO_KEY) if kind != "optimistic" else (request.getfixturevalue("optimistic_app"),
+                                                                      GENERATED_KEY)
+    settings = (ServerSettings(embedded_dynamodb_dir=tmp_path / "ddb", create_tables=True) if kind == "embedded" else
+                ServerSettings(dynamodb_endpoint=request.getfixturevalue("dynamodb_endpoint"), create_tables=True))
     cert = ensure_local_certificate(tmp_path / "tls")
     app = with_table_prefix(load_app(app_dir), unique_prefix())
-    server = GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True))
+    server = GqlsyncServer(app, settings)
     async with live_server(server, ssl_certfile=str(cert.cert), ssl_keyfile=str(cert.key)) as base:
         port = urllib.parse.urlsplit(base).port
         assert port
@@ -94,6 +117,7 @@ async def test_a_change_on_one_device_reaches_the_other(todo: Backend) -> None:
     assert seen[milk["id"]]["name"] == "milk"
 
 
+@pytest.mark.parametrize("todo", ["automerge", "embedded"], indirect=True)
 async def test_a_new_device_hydrates_with_everything_then_follows_updates_and_deletes(todo: Backend) -> None:
     a = await todo.device("A")
     made = [await a.save(name=f"item {i}", priority=i) for i in range(5)]
@@ -112,6 +136,7 @@ async def test_a_new_device_hydrates_with_everything_then_follows_updates_and_de
     assert set(await c.items()) == {m["id"] for m in made} - {made[1]["id"]}
 
 
+@pytest.mark.parametrize("todo", ["automerge", "embedded"], indirect=True)
 async def test_writes_made_offline_are_delivered_on_reconnect_and_both_devices_converge(todo: Backend) -> None:
     a = await todo.device("A")
     b = await todo.device("B")
@@ -133,7 +158,7 @@ async def test_writes_made_offline_are_delivered_on_reconnect_and_both_devices_c
     assert b.seen("networkStatus")[-1] == {"active": True}
 
 
-@pytest.mark.parametrize("todo", ["AUTOMERGE"], indirect=True)
+@pytest.mark.parametrize("todo", ["automerge", "embedded"], indirect=True)
 async def test_concurrent_edits_are_automerged(todo: Backend) -> None:
     a = await todo.device("A")
     b = await todo.device("B")
@@ -157,7 +182,7 @@ async def test_concurrent_edits_are_automerged(todo: Backend) -> None:
     assert (await b.call("conflicts"))["conflicts"] == []  # merged on the server: no conflict reached DataStore
 
 
-@pytest.mark.parametrize("todo", ["OPTIMISTIC_CONCURRENCY"], indirect=True)
+@pytest.mark.parametrize("todo", ["optimistic"], indirect=True)
 async def test_a_stale_edit_is_rejected_and_the_server_item_wins_under_optimistic_concurrency(todo: Backend) -> None:
     a = await todo.device("A")
     b = await todo.device("B")
@@ -178,3 +203,27 @@ async def test_a_stale_edit_is_rejected_and_the_server_item_wins_under_optimisti
     await b.until(server_wins, "the server's item in place of B's rejected edit")
     conflicts = (await b.call("conflicts"))["conflicts"]
     assert [c["remote"]["name"] for c in conflicts] == ["oat milk"]  # DataStore's conflict handler ran
+
+
+async def test_a_device_away_longer_than_the_delta_ttl_gets_a_base_sync(todo: Backend) -> None:
+    a = await todo.device("A")
+    b = await todo.device("B")
+    kept, changed, gone = [await a.save(name=n) for n in ("kept", "changed", "gone")]
+    await b.until(lambda s: len(s) == 3, "the three todos")
+    await b.offline()
+    await a.update(changed["id"], name="changed while B was away")
+    await a.delete(gone["id"])
+    added = await a.save(name="added while B was away")
+    await a.drained()
+    # 31 minutes pass on the server: the change records (DeltaSyncTableTTL 30) have expired, so only the
+    # base table still knows what changed. B's lastSync is older than the TTL: it must get a base sync.
+    todo.advance(31)
+    before = len(b.seen("modelSynced"))
+    await b.online()
+    items = await b.until(lambda s: set(s) == {kept["id"], changed["id"], added["id"]}
+                          and s[changed["id"]]["name"] == "changed while B was away", "the changes made while away")
+    assert items[changed["id"]]["_version"] == 2
+    # B asked with its lastSync, and was answered from the base table: the unchanged todo came back too
+    # (a delta would hold only the three changes), and the deleted one as its tombstone.
+    syncs = b.seen("modelSynced")[before:]
+    assert {"isFullSync": False, "isDeltaSync": True, "counts": {"new": 1, "updated": 2, "deleted": 1}} in syncs, syncs

@@ -126,10 +126,12 @@ async def test_a_new_device_hydrates_with_everything_then_follows_updates_and_de
     items = await b.items()
     assert sorted(i["name"] for i in items.values()) == [f"item {i}" for i in range(5)]
     assert {i["_version"] for i in items.values()} == {1}
+    syncs = len(b.seen("modelSynced"))
     await a.update(made[0]["id"], name="renamed", done=True)
     await a.delete(made[1]["id"])
     items = await b.until(lambda s: s[made[0]["id"]]["name"] == "renamed" and made[1]["id"] not in s,
                           "A's update and delete")
+    assert len(b.seen("modelSynced")) == syncs  # they came through B's subscriptions, not a new sync
     assert items[made[0]["id"]]["done"] is True and items[made[0]["id"]]["_version"] == 2
     # a device that starts now does not get the deleted item either
     c = await todo.device("C")

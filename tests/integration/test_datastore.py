@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,24 +161,32 @@ async def test_writes_made_offline_are_delivered_on_reconnect_and_both_devices_c
     assert b.seen("networkStatus")[-1] == {"active": True}
 
 
-@pytest.mark.parametrize("todo", ["automerge", "embedded"], indirect=True)
-async def test_concurrent_edits_are_automerged(todo: Backend) -> None:
+async def concurrent_edits(todo: Backend, made: dict[str, Any], a_edit: dict[str, Any], b_edit: dict[str, Any]
+                           ) -> tuple[Device, Device, str]:
+    """A and B both have the todo `made`; B goes offline, A edits it, B edits its stale copy and comes back."""
     a = await todo.device("A")
     b = await todo.device("B")
-    item = await a.save(name="milk", tags=["shop"])
+    item = await a.save(**made)
     await b.until(lambda s: item["id"] in s, "the todo")
     await b.offline()
-    await a.update(item["id"], name="oat milk")
+    await a.update(item["id"], **a_edit)
     await a.drained()
-    await b.update(item["id"], name="soy milk", description="1 litre", tags=["shop", "dairy"])
+    await b.update(item["id"], **b_edit)
     await b.online()
     await b.drained()
+    return a, b, str(item["id"])
+
+
+@pytest.mark.parametrize("todo", ["automerge", "embedded"], indirect=True)
+async def test_concurrent_edits_are_automerged(todo: Backend) -> None:
+    a, b, item_id = await concurrent_edits(todo, {"name": "milk", "tags": ["shop"]}, {"name": "oat milk"},
+                                           {"name": "soy milk", "description": "1 litre", "tags": ["shop", "dairy"]})
     # AppSync's Automerge: the scalar in conflict keeps the server's value, the field the server lacks is
     # taken, the list is the server's with the incoming one appended (duplicates kept); one more version.
     want = {"name": "oat milk", "description": "1 litre", "tags": ["shop", "shop", "dairy"], "_version": 3}
 
     def merged(s: dict[str, dict[str, object]]) -> bool:
-        return {k: s[item["id"]].get(k) for k in want} == want
+        return {k: s[item_id].get(k) for k in want} == want
 
     await a.until(merged, "the merged todo")
     await b.until(merged, "the merged todo")
@@ -186,19 +195,11 @@ async def test_concurrent_edits_are_automerged(todo: Backend) -> None:
 
 @pytest.mark.parametrize("todo", ["optimistic"], indirect=True)
 async def test_a_stale_edit_is_rejected_and_the_server_item_wins_under_optimistic_concurrency(todo: Backend) -> None:
-    a = await todo.device("A")
-    b = await todo.device("B")
-    item = await a.save(name="milk")
-    await b.until(lambda s: item["id"] in s, "the todo")
-    await b.offline()
-    await a.update(item["id"], name="oat milk")
-    await a.drained()
-    await b.update(item["id"], name="soy milk", description="1 litre")
-    await b.online()
-    await b.drained()
+    a, b, item_id = await concurrent_edits(todo, {"name": "milk"}, {"name": "oat milk"},
+                                           {"name": "soy milk", "description": "1 litre"})
 
     def server_wins(s: dict[str, dict[str, object]]) -> bool:
-        got = s[item["id"]]
+        got = s[item_id]
         return got["name"] == "oat milk" and got.get("description") is None and got["_version"] == 2
 
     await a.until(server_wins, "A's edit")

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gqlsync.datasources.dynamodb.expressions import Expressions
+from gqlsync.datasources.dynamodb.expressions import Expressions, all_of
 from gqlsync.datasources.dynamodb.marshal import decode_state, encode_state, plain_item
 from gqlsync.errors import ResolverError
 from gqlsync.sync import delta
@@ -82,9 +82,8 @@ class SyncOperation:
         live = "(attribute_not_exists(#gqlsyncTtl) OR #gqlsyncTtl > :gqlsyncNow)"
         expr.add({"expression": live, "expressionNames": {"#gqlsyncTtl": TTL_ATTRIBUTE},
                   "expressionValues": {":gqlsyncNow": {"N": str(now_s)}}}, "filter")
-        parts = [f"({text})" for text in (expr.add(request.get("filter"), "filter"),
-                                          expr.add(request.get("query"), "query") if with_query else None) if text]
-        return " AND ".join([*parts, live])
+        return all_of(expr.add(request.get("filter"), "filter"),
+                      expr.add(request.get("query"), "query") if with_query else None, live)
 
     async def _base(self, client: Any, request: dict[str, Any], limit: int,
                     state: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:

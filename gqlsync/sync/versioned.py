@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from gqlsync.app.model import SyncConfig
 from gqlsync.datasources.base import Call
 from gqlsync.datasources.dynamodb.errors import condition_failed, error_code
-from gqlsync.datasources.dynamodb.expressions import Expressions
+from gqlsync.datasources.dynamodb.expressions import Expressions, all_of
 from gqlsync.datasources.dynamodb.marshal import plain_item, wire_map
 from gqlsync.datasources.dynamodb.update_expression import apply_update
 from gqlsync.errors import DataSourceError, ResolverError
@@ -207,7 +207,7 @@ class VersionedTable:
             guard = {"expression": "attribute_not_exists(#gqlsyncV)", "expressionNames": {"#gqlsyncV": VERSION}}
         condition = expr.add(guard, "guard") or ""
         if user_condition:
-            condition = f"({expr.add(user_condition, 'condition')}) AND ({condition})"
+            condition = all_of(expr.add(user_condition, "condition"), condition)
         return expr, condition
 
     async def _check(self, client: Any, key: dict[str, Any], user_condition: Any) -> None:

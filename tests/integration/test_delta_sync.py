@@ -351,3 +351,21 @@ async def test_a_lambda_conflict_handler_decides(dynamodb_endpoint: str, tmp_pat
         assert len(await e.records()) == 4  # the refused ones left no record
     finally:
         await clients.close()
+
+
+async def test_grouped_filters_and_conditions_are_not_wrapped_again(env: Env) -> None:
+    # Amplify's templates send an owner filter or a key condition as one parenthesized group; DynamoDB refuses
+    # the redundant parentheses "((...))", so what gqlsync adds to them must not wrap them again.
+    await env.put("g1", name="mine", owner="ann")
+    await env.put("g2", name="theirs", owner="bob")
+    mine = {"expression": "((#owner = :ann) OR (#owner = :admin))", "expressionNames": {"#owner": "owner"},
+            "expressionValues": {":ann": {"S": "ann"}, ":admin": {"S": "admin"}}}
+    full = await env.sync(filter=mine)
+    assert [i["id"] for i in full["items"]] == ["g1"]
+    changes = await env.sync(filter=mine, lastSync=full["startedAt"] - 60_000)
+    assert [i["id"] for i in changes["items"]] == ["g1"]
+    exists = {"expression": "(attribute_exists(#id))", "expressionNames": {"#id": "id"}}
+    updated = await env({"operation": "UpdateItem", "key": {"id": {"S": "g1"}}, "_version": 1, "condition": exists,
+                         "update": {"expression": "SET #n = :n", "expressionNames": {"#n": "name"},
+                                    "expressionValues": {":n": {"S": "still mine"}}}})
+    assert updated["name"] == "still mine" and updated["_version"] == 2

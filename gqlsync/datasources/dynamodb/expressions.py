@@ -76,3 +76,25 @@ def with_condition(params: dict[str, Any], cond: Any, expr: Expressions | None =
         params["ConditionExpression"] = expr.add(cond, "condition")
         params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
     return expr.into(params)
+
+
+def _one_group(text: str) -> bool:
+    """Is `text` a single parenthesized group, "( ... )" whose first parenthesis closes at its end?"""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            return i == len(text) - 1
+    return False
+
+
+def all_of(*texts: str | None) -> str:
+    """The expressions ANDed, each in parentheses unless it is one group already: DynamoDB refuses redundant
+    parentheses ("((a = :a))"), and Amplify's templates send filters and conditions already grouped."""
+    parts = [t.strip() for t in texts if t and t.strip()]
+    if len(parts) == 1:
+        return parts[0]
+    return " AND ".join(p if _one_group(p) else f"({p})" for p in parts)

@@ -219,30 +219,45 @@ ADDITIONAL = """        - AuthenticationType: API_KEY
 """
 
 
-def test_additional_modes_map_or_are_skipped_with_a_reason(tmp_path: Path) -> None:
+def test_additional_iam_and_lambda_modes_need_their_local_counterparts(tmp_path: Path) -> None:
     template = variant(tmp_path, ("        - AuthenticationType: API_KEY\n", ADDITIONAL))
     out = tmp_path / "app"
     status, text = gqlsync("import-cfn", template, "--out", out, "--api-key", KEY)
-    assert status == 0, text
-    assert "skipped auth additional mode 2 AWS_IAM: gqlsync checks SigV4 signatures against credentials" in text
-    assert ("skipped auth additional mode 3 AWS_LAMBDA: the authorizer is the deployed function "
+    assert status == 2, text
+    assert ("NotesApi (AWS::AppSync::GraphQLApi) additional mode 2 AWS_IAM: gqlsync checks SigV4 signatures "
+            "against the access keys the app lists") in text and "--iam-credential ACCESS_KEY_ID=ENV_VAR" in text
+    assert ("additional mode 3 AWS_LAMBDA: the authorizer is the deployed function "
             "arn:aws:lambda:us-east-1:111122223333:function:authorize") in text
+    assert "pass --lambda authorize=path/to/handler.py:function" in text
+    assert not out.exists() and leftovers(tmp_path) == []
+
+    authorizer = tmp_path / "src" / "auth.py"
+    authorizer.parent.mkdir()
+    authorizer.write_text("def handler(event, context):\n    return {'isAuthorized': event['authorizationToken'] == 'ok'}\n")
+    status, text = gqlsync("import-cfn", template, "--out", out, "--api-key", KEY,
+                           "--lambda", f"authorize={authorizer}:handler", "--iam-credential", "AKIDCI=CI_SECRET")
+    assert status == 0, text
     assert manifest(out)["auth"]["additional"] == [
         {"mode": "API_KEY"},
+        {"mode": "AWS_IAM", "config": {"credentials": [{"accessKeyId": "AKIDCI", "secretAccessKeyEnv": "CI_SECRET"}]}},
+        {"mode": "AWS_LAMBDA", "config": {"handler": "lambdas/auth.py:handler"}},
         {"mode": "OPENID_CONNECT", "config": {"issuer": "https://login.example.com", "clientId": "app-1",
                                               "iatTTL": 3600000, "authTTL": 0}},
         # no defaultAction: AppSync's additional Cognito providers have none
         {"mode": "AMAZON_COGNITO_USER_POOLS", "config": {"userPoolId": "us-east-2_Second1", "awsRegion": "us-east-2",
                                                          "appIdClientRegex": "^admin$"}},
     ]
+    assert (out / "lambdas" / "auth.py").read_bytes() == authorizer.read_bytes()
 
 
-@pytest.mark.parametrize("mode, config", [
-    ("AWS_IAM", ""),
-    ("AWS_LAMBDA", "      LambdaAuthorizerConfig: {AuthorizerUri: arn:aws:lambda:us-east-1:1:function:auth}\n"),
-    ("OPENID_CONNECT", "      OpenIDConnectConfig: {ClientId: app-1}\n"),
+@pytest.mark.parametrize("mode, config, reason", [
+    ("AWS_IAM", "", "pass --iam-credential"),
+    ("AWS_LAMBDA", "      LambdaAuthorizerConfig: {AuthorizerUri: arn:aws:lambda:us-east-1:1:function:auth}\n",
+     "pass --lambda auth="),
+    ("OPENID_CONNECT", "      OpenIDConnectConfig: {ClientId: app-1}\n", "no OpenIDConnectConfig.Issuer"),
 ])
-def test_a_default_mode_that_cannot_be_imported_fails_the_import(tmp_path: Path, mode: str, config: str) -> None:
+def test_a_default_mode_that_cannot_be_imported_fails_the_import(tmp_path: Path, mode: str, config: str,
+                                                                 reason: str) -> None:
     template = variant(tmp_path, (
         "      AuthenticationType: AMAZON_COGNITO_USER_POOLS\n      UserPoolConfig:\n"
         "        UserPoolId: eu-west-1_N0tesPool1\n        AwsRegion: !Ref AWS::Region\n"
@@ -252,7 +267,7 @@ def test_a_default_mode_that_cannot_be_imported_fails_the_import(tmp_path: Path,
     status, text = gqlsync("import-cfn", template, "--out", out)
     assert status == 2, text
     assert f"NotesApi (AWS::AppSync::GraphQLApi) default mode {mode}: " in text
-    assert ("cannot be imported" if mode != "OPENID_CONNECT" else "no OpenIDConnectConfig.Issuer") in text
+    assert reason in text
     assert not out.exists() and leftovers(tmp_path) == []
 
 
@@ -276,3 +291,16 @@ def test_api_keys_keep_their_expiry_and_description(tmp_path: Path) -> None:
     assert first == {"id": KEY, "expires": "2030-01-01T00:00:00Z", "description": "web client"}
     assert second["id"].startswith("da2-") and "expires" not in second
     assert f"API key SecondKey: AWS generates key values, so it is {second['id']} here" in text
+
+
+def test_what_cannot_be_carried_over_exits_2_naming_resource_and_property(tmp_path: Path) -> None:
+    template = variant(tmp_path, ("  NotesSchema:\n", "  Changes:\n    Type: AWS::SNS::Topic\n  NotesSchema:\n"),
+                       ("      BillingMode: PAY_PER_REQUEST\n",
+                        "      BillingMode: PAY_PER_REQUEST\n      KinesisStreamSpecification: {StreamArn: arn:k}\n"))
+    out = tmp_path / "app"
+    status, text = gqlsync("import-cfn", template, "--out", out)
+    assert status == 2, text
+    assert "Changes (AWS::SNS::Topic): import-cfn cannot carry this resource type over" in text
+    assert ("NotesTable (AWS::DynamoDB::Table) KinesisStreamSpecification: import-cfn does not carry this property "
+            "over") in text
+    assert not out.exists() and leftovers(tmp_path) == []

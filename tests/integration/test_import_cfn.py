@@ -6,38 +6,23 @@ against DynamoDB Local, and their Cognito mode checks real RS256 tokens against 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import yaml
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from gqlsync.app import load_app
 from gqlsync.app.cloudformation import DEFAULT_RESPONSE_TEMPLATE
-from gqlsync.app.model import AuthProvider
-from tests.helpers import ROOT, GraphQLClient, dynamodb_server
-from tests.services import JwksServer
+from tests.helpers import ROOT, GraphQLClient, dynamodb_server, with_cognito_issuer
+from tests.helpers import run_gqlsync as gqlsync
+from tests.services import CognitoPool
 
 pytestmark = pytest.mark.integration
 NOTES = ROOT / "tests/apps/cfn/notes.yaml"
 KEY = "da2-notesimporttestkey0001"
-
-
-def gqlsync(*args: str | Path) -> tuple[int, str]:
-    """Runs the `gqlsync` command; its exit status and what it printed (whitespace-normalized)."""
-    proc = subprocess.run([sys.executable, "-m", "gqlsync.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "COLUMNS": "500"})
-    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
 
 
 def variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
@@ -103,41 +88,22 @@ async def test_cognito_api_imports_validates_and_serves(tmp_path: Path, dynamodb
         assert whoami["data"] == {"whoami": None} and whoami["errors"][0]["errorType"] == "Unauthorized"
 
 
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[tuple[JwksServer, Any]]:
-    server = JwksServer()
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    server.jwks = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(private.public_key())), "kid": "k1", "alg": "RS256"}]}
-    try:
-        yield server, private
-    finally:
-        server.stop()
-
-
 async def test_imported_cognito_mode_checks_tokens_with_the_pools_settings(
-        tmp_path: Path, dynamodb_endpoint: str, jwks: tuple[JwksServer, Any]) -> None:
+        tmp_path: Path, dynamodb_endpoint: str, cognito_pool: CognitoPool) -> None:
     out = tmp_path / "app"
     status, text = gqlsync("import-cfn", NOTES, "--out", out, "--api-key", KEY)
     assert status == 0, text
-    app = load_app(out)
-    server, private = jwks
     # The issuer stands in for cognito-idp.eu-west-1.amazonaws.com; every other setting is the import's.
-    cfg = {**app.auth.default.config, "issuer": server.issuer, "jwksMinRefreshSeconds": 0}
-    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, default=AuthProvider(app.auth.default.mode, cfg)))
-
-    def token(aud: str) -> str:
-        now = int(time.time())
-        claims = {"sub": "u1", "iss": server.issuer, "aud": aud, "token_use": "id", "cognito:username": "ann",
-                  "iat": now, "exp": now + 600}
-        return jwt.encode(claims, private, algorithm="RS256", headers={"kid": "k1"})
-
+    app = with_cognito_issuer(load_app(out), cognito_pool.issuer)
     async with GraphQLClient(dynamodb_server(app, dynamodb_endpoint), api_key=None) as c:
-        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": token("web-7")})
+        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": cognito_pool.id_token("ann",
+                                                                                                      client="web-7")})
         assert resp.status_code == 200
         assert json.loads(resp.json()["data"]["whoami"]) == {"authType": "User Pool Authorization",
                                                              "username": "ann"}
         # appIdClientRegex ^web-[0-9]+$ came over from UserPoolConfig
-        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": token("mobile-7")})
+        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": cognito_pool.id_token(
+            "ann", client="mobile-7")})
         assert resp.status_code == 401
 
 

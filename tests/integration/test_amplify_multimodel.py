@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.integration
 KEY = "da2-amplifyblogtestkey000001"
 AUTOMERGE = {"project": {"ConflictDetection": "VERSION", "ConflictHandler": "AUTOMERGE"}}
 USER_POOLS_AND_API_KEY = {"defaultAuthentication": {"authenticationType": "AMAZON_COGNITO_USER_POOLS"},
-                          "additionalAuthenticationProviders": [{"authenticationType": "API_KEY"}]}
+                          "additionalAuthenticationProviders": [{"authenticationType": "API_KEY",
+                                                                 "apiKeyConfig": {"apiKeyExpirationDays": 30}}]}
 POST = "id title status blogID owner _version"
 
 
@@ -86,7 +88,12 @@ def test_the_import_carries_the_user_pool_the_api_key_and_the_indexes(blog_app: 
     m = yaml.safe_load((blog_app / "gqlsync.yaml").read_text())
     assert m["auth"]["default"] == {"mode": "AMAZON_COGNITO_USER_POOLS", "config": {
         "userPoolId": CognitoPool.pool_id, "awsRegion": "us-east-1", "defaultAction": "ALLOW"}}
-    assert m["auth"]["additional"] == [{"mode": "API_KEY"}] and m["auth"]["apiKeys"] == [{"id": KEY}]
+    assert m["auth"]["additional"] == [{"mode": "API_KEY"}]
+    (key,) = m["auth"]["apiKeys"]
+    expires = datetime.fromisoformat(key.pop("expires")) - datetime.now(UTC)
+    assert key == {"id": KEY} and timedelta(days=29) < expires <= timedelta(days=30)  # the key's Expires
+    handlers = {f["syncConfig"]["conflictHandler"] for f in m["functions"].values() if "syncConfig" in f}
+    assert handlers == {"AUTOMERGE"}  # each model's versioned functions keep their SyncConfig
     tables = {t["name"]: t for t in m["tables"]}
     assert {ix["name"] for ix in tables["Post-local-NONE"]["globalSecondaryIndexes"]} == {"byStatus", "byBlog"}
     assert tables["Comment-local-NONE"]["sortKey"] == {"name": "postedAt", "type": "S"}

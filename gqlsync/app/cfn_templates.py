@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,9 @@ class Stacks:
             self.problems.append(Problem(res.path, None, (
                 f"{res.label} TemplateURL: {url} is none of the templates given ({given}); pass the nested "
                 "stack's template too (for CDK output, keep the *.assets.json that names it next to the templates)")))
+        elif child in self._ancestry(res.template):
+            self.problems.append(Problem(res.path, None,
+                                         f"{res.label}: its template {child.name} would contain itself"))
         elif child.instantiated_by is not None:
             self.problems.append(Problem(res.path, None, (
                 f"{res.label}: its template {child.name} is also the nested stack {child.instantiated_by.label}; "
@@ -131,6 +134,14 @@ class Stacks:
         else:
             child.parent, child.instantiated_by = res.template, res
             self._children[res] = child
+
+    @staticmethod
+    def _ancestry(tpl: Template) -> Iterator[Template]:
+        """`tpl` and the templates it is nested in, innermost first."""
+        at: Template | None = tpl
+        while at is not None:
+            yield at
+            at = at.parent
 
     def _exists(self, res: Resource) -> bool:
         if res.condition is None:

@@ -265,22 +265,40 @@ def _hint(arn: Any) -> str:
     return f"pass --lambda {_LambdaHandlers.function_name(str(arn))}=path/to/handler.py:function"
 
 
+def _whole(value: Any) -> int | None:
+    """`value` as a whole number (CloudFormation writes numbers as strings too), or None if it is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        return None
+    return int(value)
+
+
+class _Findings:
+    """What an import step found: problems (the import fails) and notes (what it filled in or left out)."""
+
+    def __init__(self, problems: list[Problem], notes: list[str]) -> None:
+        self.problems = problems
+        self.notes = notes
+
+    def fail(self, res: Resource, what: str, message: str) -> None:
+        """A problem with `what` (a property or setting) of `res`."""
+        self.problems.append(Problem(res.path, None, f"{res.label} {what}: {message}"))
+
+
 def _item(raw: Any, i: int) -> dict[str, Any]:
     """Item `i` of a list as written in the template ({} when it is not a list of mappings there)."""
     item = raw[i] if isinstance(raw, list) and i < len(raw) else None
     return item if isinstance(item, dict) else {}
 
 
-class _Auth:
-    """Maps AWS::AppSync::GraphQLApi's auth settings onto gqlsync's `auth:` (collecting problems and notes)."""
+class _Auth(_Findings):
+    """Maps AWS::AppSync::GraphQLApi's auth settings onto gqlsync's `auth:`."""
 
     def __init__(self, stacks: Stacks, handlers: _LambdaHandlers, iam_credentials: Mapping[str, str],
                  problems: list[Problem], notes: list[str]) -> None:
+        super().__init__(problems, notes)
         self.stacks = stacks
         self.handlers = handlers
         self.iam_credentials = iam_credentials
-        self.problems = problems
-        self.notes = notes
 
     def manifest(self, api_key: str) -> tuple[dict[str, Any], str | None]:
         """The `auth:` section, and the API key it lists (None when no mode is API_KEY)."""
@@ -323,17 +341,13 @@ class _Auth:
                 try:
                     entry["expires"] = datetime.fromtimestamp(int(expires), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 except (TypeError, ValueError, OverflowError):
-                    self.problems.append(Problem(res.path, None, f"{res.label} Expires: expected epoch seconds, "
-                                                 f"got {expires!r}"))
+                    self.fail(res, "Expires", f"expected epoch seconds, got {expires!r}")
             if p.get("Description"):
                 entry["description"] = str(p["Description"])
             if i:
                 self.notes.append(f"API key {res.logical_id}: AWS generates key values, so it is {entry['id']} here")
             keys.append(entry)
         return keys or [{"id": api_key}]
-
-    def fail(self, api: Resource, what: str, message: str) -> None:
-        self.problems.append(Problem(api.path, None, f"{api.label} {what}: {message}"))
 
     def unresolved(self, raw: Any, value: Any, example: str) -> str:
         """Why `value` (from the template expression `raw`) is not usable, and how to give the real one."""
@@ -379,10 +393,13 @@ class _Auth:
                                  f"only from a local Python handler: {_hint(uri)}")
             return None
         config: dict[str, Any] = {"handler": handler}
-        for cfn_key, ours in (("AuthorizerResultTtlInSeconds", "authorizerResultTtlInSeconds"),
-                              ("IdentityValidationExpression", "identityValidationExpression")):
-            if cfg.get(cfn_key) is not None:
-                config[ours] = int(cfg[cfn_key]) if ours.endswith("Seconds") else str(cfg[cfn_key])
+        ttl = cfg.get("AuthorizerResultTtlInSeconds")
+        if ttl is not None and _whole(ttl) is None:
+            self.fail(api, what, f"LambdaAuthorizerConfig.AuthorizerResultTtlInSeconds is {ttl!r}, not seconds")
+        elif ttl is not None:
+            config["authorizerResultTtlInSeconds"] = _whole(ttl)
+        if cfg.get("IdentityValidationExpression") is not None:
+            config["identityValidationExpression"] = str(cfg["IdentityValidationExpression"])
         return {"mode": "AWS_LAMBDA", "config": config}
 
     def cognito(self, api: Resource, raw: dict[str, Any], pool: dict[str, Any], what: str,
@@ -422,28 +439,23 @@ class _Auth:
             config["clientId"] = str(cfg["ClientId"])
         for cfn_key, ours in (("IatTTL", "iatTTL"), ("AuthTTL", "authTTL")):
             if cfg.get(cfn_key) is not None:
-                try:
-                    config[ours] = int(cfg[cfn_key])  # milliseconds in AppSync and in gqlsync
-                except (TypeError, ValueError):
+                config[ours] = _whole(cfg[cfn_key])  # milliseconds in AppSync and in gqlsync
+                if config[ours] is None:
                     self.fail(api, what, f"OpenIDConnectConfig.{cfn_key} is {cfg[cfn_key]!r}, not milliseconds")
         return {"mode": "OPENID_CONNECT", "config": config}
 
 
-class _Importer:
+class _Importer(_Findings):
     """One import: checks every resource against RESOURCE_TYPES, then writes the app's parts into `out`."""
 
     def __init__(self, stacks: Stacks, assets: Path, out: Path, handlers: _LambdaHandlers) -> None:
+        super().__init__(stacks.problems, [])
         self.stacks = stacks
         self.assets = assets
         self.out = out
         self.handlers = handlers
-        self.problems = stacks.problems
-        self.notes: list[str] = []
         #: function id (Fn::GetAtt FunctionId) -> the function's name in the manifest
         self.function_names: dict[str, str] = {}
-
-    def fail(self, res: Resource, what: str, message: str) -> None:
-        self.problems.append(Problem(res.path, None, f"{res.label} {what}: {message}"))
 
     # Resources and their properties
 
@@ -553,11 +565,9 @@ class _Importer:
         for api in self.stacks.of_type("AWS::AppSync::GraphQLApi")[:1]:
             for cfn_key, ours in (("QueryDepthLimit", "maxDepth"), ("ResolverCountLimit", "maxResolverExecutions")):
                 value = api.props.get(cfn_key)
-                if value is None:
-                    continue
-                if not str(value).isdigit():
+                if value is not None and _whole(value) is None:
                     self.fail(api, cfn_key, f"expected a whole number, got {value!r}")
-                elif int(value) > 0:
+                elif value is not None and int(value) > 0:
                     out[ours] = int(value)
         return out
 
@@ -759,6 +769,6 @@ def _delta_sync_config(cfg: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"deltaSyncTableName": cfg.get("DeltaSyncTableName")}
     for cfn, ours in (("BaseTableTTL", "baseTableTTL"), ("DeltaSyncTableTTL", "deltaSyncTableTTL")):
         if cfg.get(cfn) is not None:
-            value = cfg[cfn]
-            out[ours] = int(value) if isinstance(value, (int, str)) and str(value).isdigit() else value
+            minutes = _whole(cfg[cfn])
+            out[ours] = cfg[cfn] if minutes is None else minutes  # the data source says what is wrong with it
     return out

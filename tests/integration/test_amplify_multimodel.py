@@ -40,6 +40,17 @@ def blog_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return work / "app"
 
 
+def test_the_user_pool_id_known_only_once_deployed_is_asked_for(blog_app: Path) -> None:
+    templates = sorted((blog_app.parent / "out/cdk.out").glob("*.template.json"))
+    status, text = run_gqlsync("import-cfn", *templates, "--assets", blog_app.parent / "out",
+                               "--out", blog_app.parent / "again")
+    assert status == 2, text
+    assert ('(AWS::AppSync::GraphQLApi) default mode AMAZON_COGNITO_USER_POOLS: UserPoolConfig.UserPoolId '
+            '{"Ref": "AuthCognitoUserPoolId"} resolves to \'AuthCognitoUserPoolId\', a value known only once the '
+            'stack is deployed; give it with `--parameter AuthCognitoUserPoolId=us-east-1_AbCdEf123`') in text
+    assert "The app cannot be served: 1 problem(s)" in text  # everything else the templates define resolved
+
+
 class Caller:
     """Sends GraphQL as one caller: a user of the pool (id token) or the API key."""
 

@@ -178,6 +178,7 @@ ADDITIONAL = """        - AuthenticationType: API_KEY
         - AuthenticationType: AWS_LAMBDA
           LambdaAuthorizerConfig:
             AuthorizerUri: !Sub arn:aws:lambda:${AWS::Region}:111122223333:function:authorize
+            AuthorizerResultTtlInSeconds: "60"
         - AuthenticationType: OPENID_CONNECT
           OpenIDConnectConfig: {Issuer: "https://login.example.com", ClientId: app-1, IatTTL: 3600000, AuthTTL: 0}
         - AuthenticationType: AMAZON_COGNITO_USER_POOLS
@@ -206,7 +207,7 @@ def test_additional_iam_and_lambda_modes_need_their_local_counterparts(tmp_path:
     assert manifest(out)["auth"]["additional"] == [
         {"mode": "API_KEY"},
         {"mode": "AWS_IAM", "config": {"credentials": [{"accessKeyId": "AKIDCI", "secretAccessKeyEnv": "CI_SECRET"}]}},
-        {"mode": "AWS_LAMBDA", "config": {"handler": "lambdas/auth.py:handler"}},
+        {"mode": "AWS_LAMBDA", "config": {"handler": "lambdas/auth.py:handler", "authorizerResultTtlInSeconds": 60}},
         {"mode": "OPENID_CONNECT", "config": {"issuer": "https://login.example.com", "clientId": "app-1",
                                               "iatTTL": 3600000, "authTTL": 0}},
         # no defaultAction: AppSync's additional Cognito providers have none

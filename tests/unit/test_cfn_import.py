@@ -239,3 +239,10 @@ def test_a_lambda_option_that_matches_nothing_is_an_error(tmp_path: Path) -> Non
     handler.write_text("def handler(event, context):\n    return None\n")
     assert problems(tmp_path, write(tmp_path, "api.json", api_template()), lambdas={"typo": f"{handler}:handler"}) \
         == [f"--lambda typo={handler}:handler: the templates call no Lambda function typo (they call: none)"]
+
+
+def test_a_stack_that_nests_its_own_template_is_refused(tmp_path: Path) -> None:
+    template = api_template(Again={"Type": "AWS::CloudFormation::Stack",
+                                   "Properties": {"TemplateURL": "https://s3.amazonaws.com/b/api.json"}})
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        "Again (AWS::CloudFormation::Stack): its template api.json would contain itself"]

@@ -1,7 +1,8 @@
 """A multi-model Amplify project as a migrating user brings it: tests/amplify/blog/schema.graphql (@hasMany/@belongsTo,
-an @index queryField, a sort-key primary key, owner + group + public API-key rules) run through Amplify's transformer
-with user pools as the default mode, API keys as an additional one and conflict detection on; `gqlsync import-cfn`
-takes its root and nested stacks as they are, and the app it writes is served unchanged on DynamoDB Local."""
+an @index queryField, a sort-key primary key, owner + group + public API-key rules, a @function query) run through
+Amplify's transformer with user pools as the default mode, API keys as an additional one and conflict detection on;
+`gqlsync import-cfn` takes its root and nested stacks as they are (given the pool id and a local handler for the
+Lambda function, both known only once deployed), and the app it writes is served unchanged on DynamoDB Local."""
 
 from __future__ import annotations
 
@@ -25,16 +26,18 @@ USER_POOLS_AND_API_KEY = {"defaultAuthentication": {"authenticationType": "AMAZO
                           "additionalAuthenticationProviders": [{"authenticationType": "API_KEY",
                                                                  "apiKeyConfig": {"apiKeyExpirationDays": 30}}]}
 POST = "id title status blogID owner _version"
+BLOG = ROOT / "tests/amplify/blog"
+WORD_COUNT = f"wordCount={BLOG / 'word_count.py'}:handler"  # the function @function(name: "wordCount-${env}") calls
 
 
 @pytest.fixture(scope="module")
 def blog_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("blog")
-    templates = amplify_transform(ROOT / "tests/amplify/blog/schema.graphql", work / "out", AUTOMERGE,
-                                  USER_POOLS_AND_API_KEY)
-    assert len(templates) == 5  # the root, a stack per model and the connection stack
+    templates = amplify_transform(BLOG / "schema.graphql", work / "out", AUTOMERGE, USER_POOLS_AND_API_KEY)
+    assert len(templates) == 6  # the root, a stack per model, the connection stack and the function stack
     status, text = run_gqlsync("import-cfn", *templates, "--assets", work / "out", "--out", work / "app",
-                               "--api-key", KEY, "--parameter", f"AuthCognitoUserPoolId={CognitoPool.pool_id}")
+                               "--api-key", KEY, "--parameter", f"AuthCognitoUserPoolId={CognitoPool.pool_id}",
+                               "--lambda", WORD_COUNT)
     assert status == 0, text
     assert "note" not in text  # nothing was left out or filled in
     return work / "app"
@@ -43,7 +46,7 @@ def blog_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_user_pool_id_known_only_once_deployed_is_asked_for(blog_app: Path) -> None:
     templates = sorted((blog_app.parent / "out/cdk.out").glob("*.template.json"))
     status, text = run_gqlsync("import-cfn", *templates, "--assets", blog_app.parent / "out",
-                               "--out", blog_app.parent / "again")
+                               "--out", blog_app.parent / "again", "--lambda", WORD_COUNT)
     assert status == 2, text
     assert ('(AWS::AppSync::GraphQLApi) default mode AMAZON_COGNITO_USER_POOLS: UserPoolConfig.UserPoolId '
             '{"Ref": "AuthCognitoUserPoolId"} resolves to \'AuthCognitoUserPoolId\', a value known only once the '
@@ -167,6 +170,22 @@ async def test_the_api_key_reads_but_does_not_write(c: GraphQLClient, cognito_po
     r = await public("mutation($in: DeleteBlogInput!) { deleteBlog(input: $in) { id } }",
                      **{"in": {"id": blog["id"], "_version": 1}})
     assert r["errors"][0]["errorType"] == "Unauthorized"
+
+
+async def test_the_function_query_runs_the_local_handler(c: GraphQLClient, cognito_pool: CognitoPool) -> None:
+    query = 'query { wordCount(text: "one two  three") }'
+    assert await user(c, cognito_pool, "ann").ok(query) == {"wordCount": 3}
+    assert await Caller(c, {"x-api-key": KEY}).ok(query) == {"wordCount": 3}
+
+
+def test_the_function_needs_its_local_handler(blog_app: Path) -> None:
+    templates = sorted((blog_app.parent / "out/cdk.out").glob("*.template.json"))
+    status, text = run_gqlsync("import-cfn", *templates, "--assets", blog_app.parent / "out", "--out",
+                               blog_app.parent / "again", "--parameter", f"AuthCognitoUserPoolId={CognitoPool.pool_id}")
+    assert status == 2, text
+    assert ("WordCountLambdaDataSource (AWS::AppSync::DataSource) LambdaConfig.LambdaFunctionArn: the data source "
+            "calls the deployed function arn:aws:lambda:us-east-1:000000000000:function:wordCount; gqlsync runs Lambda "
+            "functions only as local Python handlers: pass --lambda wordCount=path/to/handler.py:function") in text
 
 
 SYNC_POSTS = """query($last: AWSTimestamp) { syncPosts(limit: 1000, lastSync: $last) {

@@ -168,12 +168,13 @@ def validate(app_dir: Annotated[Path, typer.Argument(help="The app folder (with 
               f"{len(app.data_sources)} data sources, {len(api.schema.type_map)} types")
 
 
-def _parameters(values: list[str]) -> dict[str, str]:
+def _assignments(values: list[str], option: str, form: str) -> dict[str, str]:
+    """NAME=VALUE options as a dict (exit 2 naming the option on one without `=`)."""
     out: dict[str, str] = {}
     for v in values:
         name, sep, value = v.partition("=")
         if not sep or not name:
-            err.print(f"[red]--parameter takes NAME=VALUE, got {v!r}[/]", highlight=False)
+            err.print(f"[red]{option} takes {form}, got {v!r}[/]", highlight=False)
             raise typer.Exit(2)
         out[name] = value
     return out
@@ -234,6 +235,12 @@ def import_cfn(
     parameter: Annotated[list[str] | None, typer.Option(
         help="NAME=VALUE: the value of `Ref NAME` (a stack parameter, or a resource known only once deployed, "
              "e.g. a Cognito user pool's id). Repeatable.")] = None,
+    lambda_: Annotated[list[str] | None, typer.Option("--lambda", help=(
+        "NAME_OR_ARN=path/to/handler.py:function: run this local Python handler (copied into the app's lambdas/) "
+        "for the deployed Lambda function a data source, conflict handler or authorizer calls. Repeatable."))] = None,
+    iam_credential: Annotated[list[str] | None, typer.Option(help=(
+        "ACCESS_KEY_ID=ENV_VAR: an access key the AWS_IAM mode admits, its secret read from the environment "
+        "variable ENV_VAR when served. Repeatable."))] = None,
 ) -> None:
     """Import an AppSync API (AWS::AppSync::*, AWS::DynamoDB::Table) from CloudFormation into an app folder.
 
@@ -245,7 +252,9 @@ def import_cfn(
 
     from gqlsync.app.cloudformation import import_cloudformation
 
-    overrides = _parameters(parameter or [])
+    overrides = _assignments(parameter or [], "--parameter", "NAME=VALUE")
+    lambdas = _assignments(lambda_ or [], "--lambda", "NAME_OR_ARN=path/to/handler.py:function")
+    iam_credentials = _assignments(iam_credential or [], "--iam-credential", "ACCESS_KEY_ID=ENV_VAR")
     refusal = _replaceable(out)
     if refusal:
         err.print(f"[red]{escape(refusal)}[/]", highlight=False)
@@ -262,7 +271,8 @@ def import_cfn(
     try:
         try:
             result = import_cloudformation(list(templates), assets or templates[0].parent, work, api_key=key,
-                                           name=dest.name, parameters=overrides)
+                                           name=dest.name, parameters=overrides, lambdas=lambdas,
+                                           iam_credentials=iam_credentials)
             app, api = _check_app(work)
         except AppError as exc:
             err.print("[bold red]import-cfn: the templates do not give a servable app; nothing was written to "
@@ -280,8 +290,6 @@ def import_cfn(
                     break
     for note in result.notes:
         err.print(f"[cyan]note[/] {note}", highlight=False)
-    for note in result.skipped:
-        err.print(f"[yellow]skipped[/] {note}", highlight=False)
     err.print(f"[green]wrote[/] {escape(str(out))}: {result.resolvers} resolvers, {result.functions} functions, "
               f"{result.data_sources} data sources, {result.tables} tables; validated "
               f"({len(api.schema.type_map)} types, auth {', '.join(app.auth.modes)})"

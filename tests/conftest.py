@@ -8,7 +8,7 @@ import aioboto3
 import pytest
 
 from tests.helpers import GraphQLClient, event_server
-from tests.services import DynamoDBLocal, RedisServer
+from tests.services import CognitoPool, DynamoDBLocal, RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +27,15 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def cognito_pool() -> Iterator[CognitoPool]:
+    pool = CognitoPool()
+    try:
+        yield pool
+    finally:
+        pool.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -10,6 +15,7 @@ from typing import Any
 import httpx
 
 from gqlsync.app import App, load_app
+from gqlsync.app.model import AuthProvider
 from gqlsync.http import GqlsyncServer, ServerSettings, create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +32,38 @@ def with_table_prefix(app: App, prefix: str) -> App:
     }
     tables = tuple(dataclasses.replace(t, name=prefix + t.name) for t in app.tables)
     return dataclasses.replace(app, data_sources=sources, tables=tables)
+
+
+def with_cognito_issuer(app: App, issuer: str) -> App:
+    """The same app with each Cognito mode's issuer (and so its JWKS) at `issuer`, a test server standing in for
+    cognito-idp.REGION.amazonaws.com/POOL; every other setting stays the app's."""
+    def point(p: AuthProvider) -> AuthProvider:
+        if p.mode != "AMAZON_COGNITO_USER_POOLS":
+            return p
+        return dataclasses.replace(p, config={**p.config, "issuer": issuer, "jwksMinRefreshSeconds": 0})
+
+    auth = dataclasses.replace(app.auth, default=point(app.auth.default),
+                               additional=tuple(point(p) for p in app.auth.additional))
+    return dataclasses.replace(app, auth=auth)
+
+
+def run_gqlsync(*args: str | Path) -> tuple[int, str]:
+    """Runs the `gqlsync` command; its exit status and what it printed (whitespace-normalized)."""
+    proc = subprocess.run([sys.executable, "-m", "gqlsync.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "COLUMNS": "500"})
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+def amplify_transform(schema: Path, out: Path, resolver_config: dict[str, Any] | None = None,
+                      auth_config: dict[str, Any] | None = None) -> list[Path]:
+    """Runs Amplify's transformer (tests/amplify/transform.cjs) on `schema` into `out`; the synthesized templates
+    (root first, then the nested stacks) in `out/cdk.out`, the mapping templates in `out/assets`."""
+    node = shutil.which("node")
+    assert node, "node is required (tests/run.sh installs it)"
+    args = [json.dumps(resolver_config) if resolver_config else "", json.dumps(auth_config) if auth_config else ""]
+    subprocess.run([node, str(ROOT / "tests/amplify/transform.cjs"), str(schema), str(out), *args], check=True,
+                   capture_output=True, timeout=300)
+    return sorted((out / "cdk.out").glob("*.template.json"), key=lambda p: (".nested." in p.name, p.name))
 
 
 def unique_prefix() -> str:

@@ -156,3 +156,41 @@ class JwksServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class CognitoPool:
+    """A stand-in Cognito user pool: a JWKS server (its issuer ends in the pool id) and the RS256 key that signs
+    the pool's id tokens."""
+
+    pool_id = "us-east-1_TestPool"
+
+    def __init__(self) -> None:
+        import json as _json
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from jwt.algorithms import RSAAlgorithm
+
+        self.server = JwksServer()
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = _json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
+        self.server.jwks = {"keys": [{**jwk, "kid": "pool-key-1", "alg": "RS256"}]}
+
+    @property
+    def issuer(self) -> str:
+        return self.server.issuer
+
+    def id_token(self, username: str, *, client: str = "web-1", groups: tuple[str, ...] = (),
+                 **claims: object) -> str:
+        """An id token for `username` (sub `sub-USERNAME`), issued to `client`, in `groups`."""
+        import jwt
+
+        now = int(time.time())
+        body: dict[str, object] = {"sub": f"sub-{username}", "iss": self.issuer, "aud": client, "token_use": "id",
+                                   "cognito:username": username, "iat": now, "exp": now + 600, "auth_time": now}
+        if groups:
+            body["cognito:groups"] = list(groups)
+        body.update(claims)
+        return jwt.encode(body, self.private, algorithm="RS256", headers={"kid": "pool-key-1"})
+
+    def stop(self) -> None:
+        self.server.stop()

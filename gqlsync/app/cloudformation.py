@@ -1,18 +1,23 @@
 """Imports an AppSync API from CloudFormation (AWS::AppSync::*, AWS::DynamoDB::Table) into an app folder.
 
 Reads one or more synthesized templates (a root stack and its nested stacks, as Amplify or CDK
-write them), resolves the intrinsic functions it needs (Ref, Fn::GetAtt, Fn::Join, Fn::Sub,
-Fn::If on conditions it cannot know: the first branch), copies mapping templates that live in S3
-from a local assets folder, and writes `gqlsync.yaml`, the schema and the templates. The result
-is an ordinary app folder: `gqlsync validate` / `dev` load it like any other (`gqlsync import-cfn`
-runs those checks on it before it replaces anything).
+write them; `gqlsync.app.cfn_templates` links them and resolves their intrinsic functions), copies
+mapping templates that live in S3 from a local assets folder, and writes `gqlsync.yaml`, the schema
+and the templates. The result is an ordinary app folder: `gqlsync validate` / `dev` load it like any
+other (`gqlsync import-cfn` runs those checks on it before it replaces anything).
 
-Nothing is dropped silently: what cannot be carried over is either a problem (the import fails) or
-listed in `ImportResult.skipped`; what the import fills in is listed in `ImportResult.notes`.
+Import never drops a resource silently. `RESOURCE_TYPES` says, for every resource type the import
+knows, whether it is carried over (and which of its properties are carried, mean nothing locally,
+are left out with a note, or cannot be served) or has no local counterpart; any other type or
+property is a problem naming the resource and the property, and the import fails. What the import
+fills in or leaves out harmlessly is listed in `ImportResult.notes`.
 
 - Auth: API_KEY, AMAZON_COGNITO_USER_POOLS (UserPoolConfig) and OPENID_CONNECT (OpenIDConnectConfig)
-  map onto gqlsync's modes. AWS_IAM needs credentials and AWS_LAMBDA a local handler, neither of which
-  a template holds: as the default mode they fail the import, as an additional mode they are skipped.
+  map onto gqlsync's modes; AWS_LAMBDA too when `lambdas` names a local handler for its authorizer,
+  and AWS_IAM when `iam_credentials` names the access keys it admits (no template holds them).
+- Lambda functions (data sources, conflict handlers, authorizers) run from local Python handlers:
+  `lambdas` maps a deployed function's name or ARN to `file.py:function`, copied into `lambdas/`.
+  A Lambda the API calls without such a mapping fails the import.
 - Missing response mapping templates: AppSync's API reference makes request and response templates
   optional only for Lambda data sources ("For all other data sources, VTL request and response mapping
   templates are required"); the only default it documents is the direct-Lambda one (raise `$ctx.error`,
@@ -26,6 +31,7 @@ import json
 import re
 import secrets
 import shutil
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,9 +39,8 @@ from typing import Any
 
 import yaml
 
+from gqlsync.app.cfn_templates import NO_VALUE, Resource, Stacks, UnresolvableError, function_id, load_template
 from gqlsync.app.errors import AppError, Problem
-
-_NO_VALUE = object()
 
 #: The response template written for a resolver or function that has none: AppSync's documented
 #: direct-Lambda default (2018-05-29): raise the data source's error, else return its result as is.
@@ -47,189 +52,253 @@ DEFAULT_RESPONSE_TEMPLATE = (
 )
 #: A Cognito user pool id: REGION_ID (e.g. us-east-1_AbCdEf123); anything else is an unresolved placeholder.
 _USER_POOL_ID = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d)_[0-9A-Za-z]+$")
+#: Values that mean a setting is off (so leaving it out changes nothing).
+_OFF: tuple[Any, ...] = (None, False, 0, "false", "", "DISABLED", [], {})
+_LAMBDA_ARN = re.compile(r"^arn:[^:]*:lambda:[^:]*:[^:]*:function:([^:]+)")
+_SERVED_DATA_SOURCES = ("AMAZON_DYNAMODB", "AWS_LAMBDA", "HTTP", "NONE")
+_APPSYNC_JS = "APPSYNC_JS code: gqlsync serves VTL mapping templates only"
+_BATCHING = "batched Lambda invocation (BatchInvoke with a batch size) is not supported"
 
 
-@dataclass
-class _Resource:
-    logical_id: str
-    type: str
-    props: dict[str, Any]
-    template: str
+@dataclass(frozen=True)
+class _Rule:
+    """Why a property is left out (noted) or cannot be served (refused); a `harmless` value is as if absent."""
+
+    reason: str
+    harmless: tuple[Any, ...] = _OFF
+
+
+@dataclass(frozen=True)
+class _Handling:
+    """How the import treats one resource type.
+
+    A carried type names its properties as paths (`A.B`, `A[].B` for list items): `carried` ones are
+    taken over, `ignored` ones mean nothing locally (no effect on what clients see), `noted` ones are
+    left out with a note, `refused` ones fail the import. A property in none of them fails it too.
+    `left_out` is a type with no local counterpart, and why it needs none (`note`: say so in the notes).
+    `by_handler`: a Lambda function, carried as the local handler `--lambda` gives for it.
+    """
+
+    carried: frozenset[str] = frozenset()
+    ignored: frozenset[str] = frozenset()
+    noted: Mapping[str, _Rule] = field(default_factory=dict)
+    refused: Mapping[str, _Rule] = field(default_factory=dict)
+    left_out: str | None = None
+    note: bool = False
+    by_handler: bool = False
+
+    @property
+    def listed(self) -> frozenset[str]:
+        return self.carried | self.ignored | self.noted.keys() | self.refused.keys()
+
+
+def _paths(spec: str, prefix: str = "") -> frozenset[str]:
+    return frozenset(prefix + p for p in spec.split())
+
+
+_AUTH_PROVIDER = ("AuthenticationType UserPoolConfig.UserPoolId UserPoolConfig.AwsRegion "
+                  "UserPoolConfig.AppIdClientRegex OpenIDConnectConfig.Issuer OpenIDConnectConfig.ClientId "
+                  "OpenIDConnectConfig.IatTTL OpenIDConnectConfig.AuthTTL LambdaAuthorizerConfig.AuthorizerUri "
+                  "LambdaAuthorizerConfig.AuthorizerResultTtlInSeconds "
+                  "LambdaAuthorizerConfig.IdentityValidationExpression")
+_MAPPING_CODE = ("DataSourceName RequestMappingTemplate RequestMappingTemplateS3Location ResponseMappingTemplate "
+                 "ResponseMappingTemplateS3Location SyncConfig.ConflictDetection SyncConfig.ConflictHandler "
+                 "SyncConfig.LambdaConflictHandlerConfig.LambdaConflictHandlerArn")
+_JS_AND_BATCHING = {"Runtime": _Rule(_APPSYNC_JS), "Code": _Rule(_APPSYNC_JS), "CodeS3Location": _Rule(_APPSYNC_JS),
+                    "MaxBatchSize": _Rule(_BATCHING)}
+_INDEX = "IndexName KeySchema Projection.ProjectionType Projection.NonKeyAttributes"
+_INDEX_CAPACITY = "ProvisionedThroughput OnDemandThroughput WarmThroughput ContributorInsightsSpecification"
+_NO_IAM = "gqlsync calls its data sources with its own credentials; IAM grants access inside AWS only"
+_POOL = "the deployed user pool issues the tokens; the API's Cognito mode verifies them (give its id with --parameter)"
+
+#: Every resource type the import knows. Any other type fails the import, naming the resource.
+RESOURCE_TYPES: dict[str, _Handling] = {
+    "AWS::AppSync::GraphQLApi": _Handling(
+        carried=_paths(f"{_AUTH_PROVIDER} UserPoolConfig.DefaultAction QueryDepthLimit ResolverCountLimit")
+        | _paths(_AUTH_PROVIDER, "AdditionalAuthenticationProviders[]."),
+        ignored=_paths("Name Tags OwnerContact Visibility MergedApiExecutionRoleArn EnhancedMetricsConfig"),
+        noted={"XrayEnabled": _Rule("gqlsync does not trace with X-Ray (its /metrics and logs stand in)"),
+               "LogConfig": _Rule("resolver logs go to gqlsync's log, not to CloudWatch")},
+        refused={"EnvironmentVariables": _Rule("$ctx.env is not supported: mapping templates reading it would get "
+                                               "nothing"),
+                 "IntrospectionConfig": _Rule("turning introspection off is not supported", ("ENABLED",)),
+                 "ApiType": _Rule("merged APIs are not supported", ("GRAPHQL",))}),
+    "AWS::AppSync::GraphQLSchema": _Handling(carried=_paths("Definition DefinitionS3Location"),
+                                             ignored=_paths("ApiId")),
+    "AWS::AppSync::ApiKey": _Handling(carried=_paths("Expires Description"), ignored=_paths("ApiId ApiKeyId")),
+    "AWS::AppSync::DataSource": _Handling(
+        carried=_paths("Name Type Description DynamoDBConfig.TableName DynamoDBConfig.AwsRegion "
+                       "DynamoDBConfig.Versioned DynamoDBConfig.UseCallerCredentials DynamoDBConfig.DeltaSyncConfig "
+                       "LambdaConfig.LambdaFunctionArn HttpConfig.Endpoint"),
+        # the configs of data-source types gqlsync does not serve: the Type check refuses those data sources
+        ignored=_paths("ApiId ServiceRoleArn MetricsConfig OpenSearchServiceConfig ElasticsearchConfig "
+                       "RelationalDatabaseConfig EventBridgeConfig"),
+        refused={"HttpConfig.AuthorizationConfig": _Rule("signing HTTP requests (AWS_IAM) is not supported: gqlsync "
+                                                         "would send them unsigned")}),
+    "AWS::AppSync::FunctionConfiguration": _Handling(
+        carried=_paths(f"Name {_MAPPING_CODE}"), ignored=_paths("ApiId Description FunctionVersion"),
+        refused=_JS_AND_BATCHING),
+    "AWS::AppSync::Resolver": _Handling(
+        carried=_paths(f"TypeName FieldName Kind PipelineConfig.Functions {_MAPPING_CODE}"),
+        ignored=_paths("ApiId MetricsConfig"),
+        noted={"CachingConfig": _Rule("gqlsync does not cache resolver results: every request runs the resolver, as "
+                                      "with caching off")},
+        refused=_JS_AND_BATCHING),
+    "AWS::DynamoDB::Table": _Handling(
+        carried=_paths("TableName KeySchema AttributeDefinitions StreamSpecification.StreamViewType "
+                       "TimeToLiveSpecification.AttributeName TimeToLiveSpecification.Enabled")
+        | _paths(_INDEX, "GlobalSecondaryIndexes[].") | _paths(_INDEX, "LocalSecondaryIndexes[]."),
+        ignored=_paths(f"BillingMode SSESpecification PointInTimeRecoverySpecification Tags DeletionProtectionEnabled "
+                       f"TableClass ResourcePolicy {_INDEX_CAPACITY}")
+        | _paths(_INDEX_CAPACITY, "GlobalSecondaryIndexes[].")),
+    "AWS::CloudFormation::Stack": _Handling(carried=_paths("TemplateURL Parameters"),
+                                            ignored=_paths("NotificationARNs TimeoutInMinutes Tags")),
+    "AWS::Lambda::Function": _Handling(by_handler=True),
+    "AWS::AppSync::ApiCache": _Handling(left_out="gqlsync does not cache resolver results: every request runs the "
+                                                 "resolver, as with caching off", note=True),
+    "AWS::IAM::Role": _Handling(left_out=_NO_IAM),
+    "AWS::IAM::Policy": _Handling(left_out=_NO_IAM),
+    "AWS::IAM::ManagedPolicy": _Handling(left_out=_NO_IAM),
+    "AWS::Lambda::Permission": _Handling(left_out=_NO_IAM),
+    "AWS::CDK::Metadata": _Handling(left_out="CDK's usage report"),
+    "AWS::Cognito::UserPool": _Handling(left_out=_POOL),
+    "AWS::Cognito::UserPoolClient": _Handling(left_out=_POOL),
+    "AWS::Cognito::UserPoolGroup": _Handling(left_out=_POOL),
+}
 
 
 @dataclass
 class ImportResult:
-    """What the import wrote and what it could not carry over."""
+    """What the import wrote, and what it filled in or left out harmlessly (`notes`)."""
 
     app_dir: Path
     resolvers: int
     functions: int
     data_sources: int
     tables: int
-    skipped: list[str] = field(default_factory=list)
     #: What the import filled in or adjusted (default templates, a region taken from the pool id, ...).
     notes: list[str] = field(default_factory=list)
     #: The API key written into the app, or None when no auth mode is API_KEY.
     api_key: str | None = None
 
 
-class _Stacks:
-    """All resources of the given templates, with a resolver for the intrinsic functions."""
-
-    def __init__(self, templates: dict[str, dict[str, Any]], api_id: str, region: str, env: str,
-                 overrides: dict[str, str] | None = None) -> None:
-        #: Values given for `Ref NAME` (a parameter or a resource's logical id), e.g. a deployed user pool's id.
-        self.overrides = dict(overrides or {})
-        self.resources: dict[str, _Resource] = {}
-        self.parameters: dict[str, dict[str, Any]] = {}
-        for name, tpl in templates.items():
-            for lid, res in (tpl.get("Resources") or {}).items():
-                self.resources[lid] = _Resource(lid, res.get("Type", ""), res.get("Properties") or {}, name)
-            self.parameters.update(tpl.get("Parameters") or {})
-        # A nested stack's parameters get their values from the parent's AWS::CloudFormation::Stack.
-        self.parameter_values: dict[str, Any] = {}
-        for res in self.of_type("AWS::CloudFormation::Stack"):
-            self.parameter_values.update(res.props.get("Parameters") or {})
-        self.api_id = api_id
-        self.region = region
-        self.env = env
-
-    def of_type(self, type_: str) -> list[_Resource]:
-        return [r for r in self.resources.values() if r.type == type_]
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [v for v in (self.resolve(x) for x in value) if v is not _NO_VALUE]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            (key, arg), = value.items()
-            if key == "Ref":
-                return self._ref(str(arg))
-            if key == "Fn::GetAtt":
-                lid, attr = arg if isinstance(arg, list) else str(arg).split(".", 1)
-                return self._get_att(lid, attr)
-            if key == "Fn::Join":
-                sep, parts = arg
-                return str(sep).join(str(self.resolve(p)) for p in parts)
-            if key == "Fn::Sub":
-                text, names = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
-                return re.sub(r"\$\{([^}!][^}]*)\}", lambda m: str(
-                    self.resolve(names[m.group(1)]) if m.group(1) in names else
-                    self._get_att(*m.group(1).split(".", 1)) if "." in m.group(1) else self._ref(m.group(1))), text)
-            if key == "Fn::If":
-                return self.resolve(arg[1])
-            if key == "Fn::Select":
-                return self.resolve(arg[1])[int(arg[0])]
-            if key == "Fn::Split":
-                return str(self.resolve(arg[1])).split(arg[0])
-        return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not _NO_VALUE}
-
-    def _ref(self, name: str) -> Any:
-        if name in self.overrides:
-            return self.overrides[name]
-        pseudo = {"AWS::Region": self.region, "AWS::AccountId": "000000000000", "AWS::StackName": "gqlsync",
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::Partition": "aws", "AWS::NoValue": _NO_VALUE}
-        if name in pseudo:
-            return pseudo[name]
-        res = self.resources.get(name)
-        if res is not None:
-            if res.type == "AWS::DynamoDB::Table":
-                return self.resolve(res.props.get("TableName", name))
-            if res.type == "AWS::AppSync::GraphQLApi":
-                return self.api_id
-            return self.resolve(res.props.get("Name", name))
-        if name in self.parameters:
-            return self._parameter(name)
-        return name
-
-    def _parameter(self, name: str) -> Any:
-        if name in self.parameter_values:
-            return self.resolve(self.parameter_values[name])
-        if "env" in name.lower():
-            return self.env
-        default = self.parameters[name].get("Default")
-        return default if default is not None else name
-
-    def _get_att(self, lid: str, attr: str) -> Any:
-        res = self.resources.get(lid)
-        if res is None:
-            return f"{lid}.{attr}"
-        if attr in ("ApiId", "GraphQLApiId") or res.type == "AWS::AppSync::GraphQLApi":
-            return self.api_id
-        if attr == "FunctionId":
-            return lid
-        if attr in ("Name", "TableName", "DataSourceName"):
-            return self._ref(lid)
-        if attr == "Arn":
-            return f"arn:aws:local:{self.region}:000000000000:{lid}"
-        return f"{lid}.{attr}"
+def _present(props: Mapping[str, Any], listed: frozenset[str], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(path, value) of each property set: a listed path, or the deepest path under which nothing is listed."""
+    for key, value in props.items():
+        path = prefix + key
+        if path in listed:
+            yield path, value
+        elif isinstance(value, dict) and any(p.startswith(path + ".") for p in listed):
+            yield from _present(value, listed, path + ".")
+        elif (isinstance(value, list) and all(isinstance(item, dict) for item in value)
+              and any(p.startswith(path + "[].") for p in listed)):
+            for item in value:
+                yield from _present(item, listed, path + "[].")
+        else:
+            yield path, value
 
 
-def _load_template(path: Path) -> dict[str, Any]:
-    try:
-        return _parse_template(path)
-    except json.JSONDecodeError as exc:
-        raise AppError([Problem(str(path), exc.lineno, f"JSON syntax error: {exc.msg}", exc.colno)]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise AppError([Problem(str(path), mark.line + 1 if mark else None,
-                                f"YAML syntax error: {getattr(exc, 'problem', None) or exc}",
-                                mark.column + 1 if mark else None)]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AppError([Problem(str(path), None, f"cannot read the template: {exc}")]) from None
+class _LambdaHandlers:
+    """`--lambda NAME_OR_ARN=file.py:function`: deployed Lambda functions served by local Python handlers, each
+    file copied into the app's `lambdas/` folder."""
 
-
-def _parse_template(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-    else:
-        class Loader(yaml.SafeLoader):
-            pass
-
-        def short(tag: str) -> Any:
-            full = "Ref" if tag == "Ref" else f"Fn::{tag}"
-
-            def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-                if isinstance(node, yaml.ScalarNode):
-                    value: Any = loader.construct_scalar(node)
-                    if tag == "GetAtt":
-                        value = str(value).split(".", 1)
-                elif isinstance(node, yaml.SequenceNode):
-                    value = loader.construct_sequence(node, deep=True)
-                else:
-                    value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-                return {full: value}
-
-            return construct
-
-        for tag in ("Ref", "GetAtt", "Join", "Sub", "If", "Select", "Split", "Equals", "Not", "And", "Or",
-                    "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition"):
-            Loader.add_constructor(f"!{tag}", short(tag))
-        data = yaml.load(text, Loader=Loader)  # a SafeLoader that also knows CloudFormation's short tags
-    if not isinstance(data, dict) or "Resources" not in data:
-        raise AppError([Problem(str(path), None, "not a CloudFormation template (no Resources)")])
-    return data
-
-
-def _asset_path(assets: Path, url: str) -> Path | None:
-    key = re.sub(r"^s3://[^/]+/", "", url)
-    key = re.sub(r"^https?://[^/]+/", "", key)
-    for candidate in (assets / key, assets / Path(key).name):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-class _Auth:
-    """Maps AWS::AppSync::GraphQLApi's auth settings onto gqlsync's `auth:` (collecting problems and notes)."""
-
-    def __init__(self, stacks: _Stacks, problems: list[Problem], skipped: list[str], notes: list[str]) -> None:
-        self.stacks = stacks
+    def __init__(self, mapping: Mapping[str, str], out: Path, problems: list[Problem]) -> None:
+        self.out = out
         self.problems = problems
-        self.skipped = skipped
+        self.handlers: dict[str, str] = {}  # function name -> file.py:function as given
+        self.given: dict[str, str] = {}  # function name -> the name or ARN as given
+        self.called: set[str] = set()
+        self.found: dict[str, str | None] = {}  # function name -> its handler in the app (None: unusable)
+        self.copied: dict[Path, str] = {}
+        for key, spec in mapping.items():
+            name = self.function_name(key)
+            if name in self.handlers:
+                self.problem(key, spec, f"names the same function as --lambda {self.given[name]}")
+            self.handlers[name], self.given[name] = spec, key
+
+    @staticmethod
+    def function_name(name_or_arn: str) -> str:
+        m = _LAMBDA_ARN.match(name_or_arn)
+        return m.group(1) if m else name_or_arn
+
+    def problem(self, key: str, spec: str, message: str) -> None:
+        self.problems.append(Problem("import-cfn", None, f"--lambda {key}={spec}: {message}"))
+
+    def handler(self, arn: str) -> str | None:
+        """The app-relative handler (lambdas/FILE:function) for a function's ARN or name, or None if none is given."""
+        name = self.function_name(arn)
+        self.called.add(name)
+        if name in self.handlers and name not in self.found:
+            self.found[name] = self.install(name, self.handlers[name])
+        return self.found.get(name)
+
+    def install(self, name: str, spec: str) -> str | None:
+        file, _, func = spec.rpartition(":")
+        src = Path(file)
+        if not func.isidentifier() or not src.is_file():
+            self.problem(self.given[name], spec, "expected an existing Python file and a function, like "
+                                                 "lambdas/conflicts.py:handler")
+            return None
+        return f"{self.copy(src.resolve())}:{func}"
+
+    def copy(self, src: Path) -> str:
+        if src not in self.copied:
+            taken = set(self.copied.values())
+            rel, n = f"lambdas/{src.name}", 1
+            while rel in taken:
+                n += 1
+                rel = f"lambdas/{src.stem}_{n}{src.suffix}"
+            (self.out / "lambdas").mkdir(exist_ok=True)
+            shutil.copyfile(src, self.out / rel)
+            self.copied[src] = rel
+        return self.copied[src]
+
+    def check_all_used(self) -> None:
+        called = ", ".join(sorted(self.called)) or "none"
+        for name in sorted(set(self.handlers) - set(self.found)):
+            self.problem(self.given[name], self.handlers[name], f"the templates call no Lambda function {name} "
+                                                                f"(they call: {called})")
+
+
+def _hint(arn: Any) -> str:
+    """How to give a local handler for the deployed function `arn`."""
+    return f"pass --lambda {_LambdaHandlers.function_name(str(arn))}=path/to/handler.py:function"
+
+
+def _whole(value: Any) -> int | None:
+    """`value` as a whole number (CloudFormation writes numbers as strings too), or None if it is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        return None
+    return int(value)
+
+
+class _Findings:
+    """What an import step found: problems (the import fails) and notes (what it filled in or left out)."""
+
+    def __init__(self, problems: list[Problem], notes: list[str]) -> None:
+        self.problems = problems
         self.notes = notes
+
+    def fail(self, res: Resource, what: str, message: str) -> None:
+        """A problem with `what` (a property or setting) of `res`."""
+        self.problems.append(Problem(res.path, None, f"{res.label} {what}: {message}"))
+
+
+def _item(raw: Any, i: int) -> dict[str, Any]:
+    """Item `i` of a list as written in the template ({} when it is not a list of mappings there)."""
+    item = raw[i] if isinstance(raw, list) and i < len(raw) else None
+    return item if isinstance(item, dict) else {}
+
+
+class _Auth(_Findings):
+    """Maps AWS::AppSync::GraphQLApi's auth settings onto gqlsync's `auth:`."""
+
+    def __init__(self, stacks: Stacks, handlers: _LambdaHandlers, iam_credentials: Mapping[str, str],
+                 problems: list[Problem], notes: list[str]) -> None:
+        super().__init__(problems, notes)
+        self.stacks = stacks
+        self.handlers = handlers
+        self.iam_credentials = iam_credentials
 
     def manifest(self, api_key: str) -> tuple[dict[str, Any], str | None]:
         """The `auth:` section, and the API key it lists (None when no mode is API_KEY)."""
@@ -239,20 +308,22 @@ class _Auth:
             return {"default": {"mode": "API_KEY"}, "apiKeys": [{"id": api_key}]}, api_key
         if len(apis) > 1:
             names = ", ".join(a.logical_id for a in apis)
-            self.problems.append(Problem(apis[1].template, None, f"the templates define {len(apis)} GraphQL APIs "
+            self.problems.append(Problem(apis[1].path, None, f"the templates define {len(apis)} GraphQL APIs "
                                          f"({names}); import the templates of one API at a time"))
         api = apis[0]
-        raw = api.props
-        default = self.provider(api, raw, self.stacks.resolve(raw), "default mode", is_default=True)
+        default = self.provider(api, api.raw, api.props, "default mode", is_default=True)
         additional = []
-        for i, spec in enumerate(raw.get("AdditionalAuthenticationProviders") or []):
-            mode = self.provider(api, spec, self.stacks.resolve(spec), f"additional mode {i + 1}", is_default=False)
+        for i, spec in enumerate(api.props.get("AdditionalAuthenticationProviders") or []):
+            raw = _item(api.raw.get("AdditionalAuthenticationProviders"), i)
+            mode = self.provider(api, raw, spec, f"additional mode {i + 1}", is_default=False)
             if mode is not None:
                 additional.append(mode)
         auth: dict[str, Any] = {"default": default or {"mode": "API_KEY"}}
         if additional:
             auth["additional"] = additional
         modes = {m["mode"] for m in (auth["default"], *additional)}
+        if self.iam_credentials and "AWS_IAM" not in modes:
+            self.problems.append(Problem("import-cfn", None, "--iam-credential: the API has no AWS_IAM mode"))
         if "API_KEY" not in modes:
             return auth, None
         auth["apiKeys"] = self.api_keys(api_key)
@@ -263,15 +334,14 @@ class _Auth:
         first takes `api_key` and the others new ids, each noted); a single key when the templates have none."""
         keys: list[dict[str, Any]] = []
         for i, res in enumerate(self.stacks.of_type("AWS::AppSync::ApiKey")):
-            p = self.stacks.resolve(res.props)
+            p = res.props
             entry: dict[str, Any] = {"id": api_key if i == 0 else "da2-" + secrets.token_hex(13)}
             expires = p.get("Expires")
             if expires is not None:
                 try:
                     entry["expires"] = datetime.fromtimestamp(int(expires), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                 except (TypeError, ValueError, OverflowError):
-                    self.problems.append(Problem(res.template, None, f"{res.logical_id} (AWS::AppSync::ApiKey) "
-                                                 f"Expires: expected epoch seconds, got {expires!r}"))
+                    self.fail(res, "Expires", f"expected epoch seconds, got {expires!r}")
             if p.get("Description"):
                 entry["description"] = str(p["Description"])
             if i:
@@ -279,17 +349,13 @@ class _Auth:
             keys.append(entry)
         return keys or [{"id": api_key}]
 
-    def fail(self, api: _Resource, what: str, message: str) -> None:
-        self.problems.append(Problem(api.template, None, f"{api.logical_id} (AWS::AppSync::GraphQLApi) {what}: "
-                                     f"{message}"))
-
     def unresolved(self, raw: Any, value: Any, example: str) -> str:
         """Why `value` (from the template expression `raw`) is not usable, and how to give the real one."""
         name = raw.get("Ref") if isinstance(raw, dict) and isinstance(raw.get("Ref"), str) else "NAME"
         return (f"{json.dumps(raw)} resolves to {value!r}, a value known only once the stack is deployed; "
                 f"give it with `--parameter {name}={example}`")
 
-    def provider(self, api: _Resource, raw: dict[str, Any], spec: dict[str, Any], what: str,
+    def provider(self, api: Resource, raw: dict[str, Any], spec: dict[str, Any], what: str,
                  *, is_default: bool) -> dict[str, Any] | None:
         mode = spec.get("AuthenticationType")
         what = f"{what} {mode}"
@@ -300,24 +366,43 @@ class _Auth:
                                 is_default)
         if mode == "OPENID_CONNECT":
             return self.oidc(api, raw.get("OpenIDConnectConfig") or {}, spec.get("OpenIDConnectConfig") or {}, what)
+        if mode == "AWS_LAMBDA":
+            return self.lambda_authorizer(api, spec.get("LambdaAuthorizerConfig") or {}, what)
         if mode == "AWS_IAM":
-            reason = ("gqlsync checks SigV4 signatures against credentials listed in the app "
-                      "(config.credentials: accessKeyId, secretAccessKey, accountId), which a template does not hold")
-        elif mode == "AWS_LAMBDA":
-            uri = (spec.get("LambdaAuthorizerConfig") or {}).get("AuthorizerUri")
-            reason = (f"the authorizer is the deployed function {uri}, and gqlsync runs Lambda authorizers only from "
-                      "a Python handler in the app folder (config.handler)")
-        else:
-            self.fail(api, what, "no AuthenticationType" if mode is None else "not an AppSync authentication type")
-            return None
-        if is_default:
-            self.fail(api, what, f"cannot be imported: {reason}. Write this mode's `auth:` into gqlsync.yaml by hand")
-        else:
-            self.skipped.append(f"auth {what}: {reason}; callers using it are refused until you add it to "
-                                "gqlsync.yaml")
+            return self.iam(api, what)
+        self.fail(api, what, "no AuthenticationType" if mode is None else "not an AppSync authentication type")
         return None
 
-    def cognito(self, api: _Resource, raw: dict[str, Any], pool: dict[str, Any], what: str,
+    def iam(self, api: Resource, what: str) -> dict[str, Any] | None:
+        if not self.iam_credentials:
+            self.fail(api, what, "gqlsync checks SigV4 signatures against the access keys the app lists, which a "
+                                 "template does not hold: pass --iam-credential ACCESS_KEY_ID=ENV_VAR (the "
+                                 "environment variable holding its secret key) for each caller")
+            return None
+        return {"mode": "AWS_IAM", "config": {"credentials": [
+            {"accessKeyId": key, "secretAccessKeyEnv": env} for key, env in self.iam_credentials.items()]}}
+
+    def lambda_authorizer(self, api: Resource, cfg: dict[str, Any], what: str) -> dict[str, Any] | None:
+        uri = cfg.get("AuthorizerUri")
+        if uri is None:
+            self.fail(api, what, "no LambdaAuthorizerConfig.AuthorizerUri")
+            return None
+        handler = self.handlers.handler(str(uri))
+        if handler is None:
+            self.fail(api, what, f"the authorizer is the deployed function {uri}, and gqlsync runs Lambda authorizers "
+                                 f"only from a local Python handler: {_hint(uri)}")
+            return None
+        config: dict[str, Any] = {"handler": handler}
+        ttl = cfg.get("AuthorizerResultTtlInSeconds")
+        if ttl is not None and _whole(ttl) is None:
+            self.fail(api, what, f"LambdaAuthorizerConfig.AuthorizerResultTtlInSeconds is {ttl!r}, not seconds")
+        elif ttl is not None:
+            config["authorizerResultTtlInSeconds"] = _whole(ttl)
+        if cfg.get("IdentityValidationExpression") is not None:
+            config["identityValidationExpression"] = str(cfg["IdentityValidationExpression"])
+        return {"mode": "AWS_LAMBDA", "config": config}
+
+    def cognito(self, api: Resource, raw: dict[str, Any], pool: dict[str, Any], what: str,
                 is_default: bool) -> dict[str, Any] | None:
         pool_id = pool.get("UserPoolId")
         if pool_id is None:
@@ -340,7 +425,7 @@ class _Auth:
             config["defaultAction"] = str(pool.get("DefaultAction") or "ALLOW").upper()
         return {"mode": "AMAZON_COGNITO_USER_POOLS", "config": config}
 
-    def oidc(self, api: _Resource, raw: dict[str, Any], cfg: dict[str, Any], what: str) -> dict[str, Any] | None:
+    def oidc(self, api: Resource, raw: dict[str, Any], cfg: dict[str, Any], what: str) -> dict[str, Any] | None:
         issuer = cfg.get("Issuer")
         if issuer is None:
             self.fail(api, what, "no OpenIDConnectConfig.Issuer")
@@ -354,185 +439,329 @@ class _Auth:
             config["clientId"] = str(cfg["ClientId"])
         for cfn_key, ours in (("IatTTL", "iatTTL"), ("AuthTTL", "authTTL")):
             if cfg.get(cfn_key) is not None:
-                try:
-                    config[ours] = int(cfg[cfn_key])  # milliseconds in AppSync and in gqlsync
-                except (TypeError, ValueError):
+                config[ours] = _whole(cfg[cfn_key])  # milliseconds in AppSync and in gqlsync
+                if config[ours] is None:
                     self.fail(api, what, f"OpenIDConnectConfig.{cfn_key} is {cfg[cfn_key]!r}, not milliseconds")
         return {"mode": "OPENID_CONNECT", "config": config}
 
 
-def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *, api_key: str,
-                         name: str | None = None, region: str = "us-east-1", env: str = "NONE",
-                         parameters: dict[str, str] | None = None) -> ImportResult:
-    """Write an app folder at `out` from the templates; raises AppError listing what cannot be imported.
+class _Importer(_Findings):
+    """One import: checks every resource against RESOURCE_TYPES, then writes the app's parts into `out`."""
 
-    `parameters` gives values for `Ref NAME` (stack parameters, or resources such as a user pool whose ids
-    exist only once deployed). The result is not checked against the engine here (that is `gqlsync
-    validate`'s job, which `gqlsync import-cfn` runs on it before moving it into place).
-    """
-    templates = {str(p): _load_template(p) for p in template_paths}
-    stacks = _Stacks(templates, api_id="local", region=region, env=env, overrides=parameters)
-    problems: list[Problem] = []
-    skipped: list[str] = []
-    notes: list[str] = []
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "templates").mkdir(exist_ok=True)
+    def __init__(self, stacks: Stacks, assets: Path, out: Path, handlers: _LambdaHandlers) -> None:
+        super().__init__(stacks.problems, [])
+        self.stacks = stacks
+        self.assets = assets
+        self.out = out
+        self.handlers = handlers
+        #: function id (Fn::GetAtt FunctionId) -> the function's name in the manifest
+        self.function_names: dict[str, str] = {}
 
-    def default_response(what: str, filename: str) -> str:
-        (out / "templates" / filename).write_text(DEFAULT_RESPONSE_TEMPLATE, encoding="utf-8")
-        notes.append(f"{what}: no response mapping template; wrote templates/{filename} (raises $ctx.error, "
-                     "else returns $ctx.result)")
-        return f"templates/{filename}"
+    # Resources and their properties
 
-    def code(res: _Resource, kind: str, filename: str) -> str | None:
+    def check_resources(self) -> None:
+        """Resolves each carried resource's properties; every resource or property not carried is a problem or,
+        where harmless, a note."""
+        for res in self.stacks.resources:
+            handling = RESOURCE_TYPES.get(res.type)
+            if handling is None:
+                self.problems.append(Problem(res.path, None, (
+                    f"{res.label}: import-cfn cannot carry this resource type over, and nothing in the app "
+                    "would stand in for it; remove it from the templates or serve it some other way")))
+            elif handling.left_out is not None:
+                if handling.note:
+                    self.notes.append(f"{res.label} is left out: {handling.left_out}")
+            elif handling.by_handler:
+                self.lambda_function(res)
+            else:
+                res.props = self.resolved(res)
+                self.check_properties(res, handling)
+
+    def resolved(self, res: Resource) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in res.raw.items():
+            try:
+                resolved = self.stacks.resolve(value, res.template)
+            except UnresolvableError as exc:
+                self.fail(res, key, str(exc))
+                continue
+            if resolved is not NO_VALUE:
+                out[key] = resolved
+        return out
+
+    def check_properties(self, res: Resource, handling: _Handling) -> None:
+        for path, value in _present(res.props, handling.listed):
+            if path in handling.carried or path in handling.ignored:
+                continue
+            if path in handling.noted:
+                if value not in handling.noted[path].harmless:
+                    self.notes.append(f"{res.label} {path} is left out: {handling.noted[path].reason}")
+            elif path in handling.refused:
+                if value not in handling.refused[path].harmless:
+                    self.fail(res, path, f"cannot be imported: {handling.refused[path].reason}")
+            else:
+                self.fail(res, path, "import-cfn does not carry this property over, and gqlsync would not honour it")
+
+    def lambda_function(self, res: Resource) -> None:
+        try:
+            arn = str(self.stacks.get_att(res.logical_id, "Arn", res.template))
+        except UnresolvableError as exc:
+            self.fail(res, "FunctionName", str(exc))
+            return
+        handler = self.handlers.handler(arn)
+        if handler is None:
+            self.fail(res, "Code", f"gqlsync runs Lambda functions only as local Python handlers: {_hint(arn)}")
+        else:
+            self.notes.append(f"{res.label} runs as the local handler {handler}; its code, runtime and settings in "
+                              "the template are not used")
+
+    # The app's parts
+
+    def code(self, res: Resource, kind: str, filename: str) -> str | None:
         inline = res.props.get(f"{kind}MappingTemplate")
         s3 = res.props.get(f"{kind}MappingTemplateS3Location")
-        target = out / "templates" / filename
+        target = self.out / "templates" / filename
         if inline is not None:
-            target.write_text(str(stacks.resolve(inline)), encoding="utf-8")
+            target.write_text(str(inline), encoding="utf-8")
         elif s3 is not None:
-            src = _asset_path(assets, str(stacks.resolve(s3)))
+            src = _asset_path(self.assets, str(s3))
             if src is None:
-                problems.append(Problem(res.template, None,
-                                        f"{res.logical_id}: {kind} template {s3} is not in {assets}"))
+                self.fail(res, f"{kind}MappingTemplateS3Location", f"{s3} is not in {self.assets}")
                 return None
             shutil.copyfile(src, target)
         else:
             return None
         return f"templates/{filename}"
 
-    # Schema
-    schema_res = stacks.of_type("AWS::AppSync::GraphQLSchema")
-    if not schema_res:
-        raise AppError([Problem(str(template_paths[0]), None, "no AWS::AppSync::GraphQLSchema resource")])
-    props = schema_res[0].props
-    if "Definition" in props:
-        (out / "schema.graphql").write_text(str(stacks.resolve(props["Definition"])), encoding="utf-8")
-    else:
-        src = _asset_path(assets, str(stacks.resolve(props.get("DefinitionS3Location", ""))))
+    def default_response(self, what: str, filename: str) -> str:
+        (self.out / "templates" / filename).write_text(DEFAULT_RESPONSE_TEMPLATE, encoding="utf-8")
+        self.notes.append(f"{what}: no response mapping template; wrote templates/{filename} (raises $ctx.error, "
+                          "else returns $ctx.result)")
+        return f"templates/{filename}"
+
+    def mapping_code(self, res: Resource, spec: dict[str, Any], stem: str) -> None:
+        """The request/response templates of a resolver or function (written as templates/STEM.req|res.vtl)."""
+        for kind, suffix in (("Request", "req"), ("Response", "res")):
+            path = self.code(res, kind, f"{stem}.{suffix}.vtl")
+            if path:
+                spec[kind.lower()] = path
+
+    def schema(self) -> None:
+        schemas = self.stacks.of_type("AWS::AppSync::GraphQLSchema")
+        if not schemas:
+            raise AppError([Problem(self.stacks.templates[0].path, None, "no AWS::AppSync::GraphQLSchema resource")])
+        res = schemas[0]
+        if "Definition" in res.props:
+            (self.out / "schema.graphql").write_text(str(res.props["Definition"]), encoding="utf-8")
+            return
+        src = _asset_path(self.assets, str(res.props.get("DefinitionS3Location", "")))
         if src is None:
-            raise AppError([Problem(schema_res[0].template, None, "the schema's DefinitionS3Location is not in "
-                                    f"{assets}")])
-        shutil.copyfile(src, out / "schema.graphql")
+            raise AppError([Problem(res.path, None, f"the schema's DefinitionS3Location is not in {self.assets}")])
+        shutil.copyfile(src, self.out / "schema.graphql")
 
-    # Auth
-    auth, used_key = _Auth(stacks, problems, skipped, notes).manifest(api_key)
+    def limits(self) -> dict[str, int]:
+        """QueryDepthLimit and ResolverCountLimit (0 is AppSync's "no limit"/default) as the manifest's limits."""
+        out: dict[str, int] = {}
+        for api in self.stacks.of_type("AWS::AppSync::GraphQLApi")[:1]:
+            for cfn_key, ours in (("QueryDepthLimit", "maxDepth"), ("ResolverCountLimit", "maxResolverExecutions")):
+                value = api.props.get(cfn_key)
+                if value is not None and _whole(value) is None:
+                    self.fail(api, cfn_key, f"expected a whole number, got {value!r}")
+                elif value is not None and int(value) > 0:
+                    out[ours] = int(value)
+        return out
 
-    # Data sources
-    data_sources: dict[str, Any] = {}
-    for res in stacks.of_type("AWS::AppSync::DataSource"):
-        p = stacks.resolve(res.props)
-        ds_type = p.get("Type")
-        entry: dict[str, Any] = {"type": ds_type}
-        if ds_type == "AMAZON_DYNAMODB":
-            ddb = p.get("DynamoDBConfig") or {}
-            entry["config"] = {"tableName": ddb.get("TableName")}
-            if ddb.get("Versioned"):
-                entry["config"]["versioned"] = True
-            if ddb.get("DeltaSyncConfig"):
-                entry["config"]["deltaSyncConfig"] = _delta_sync_config(ddb["DeltaSyncConfig"])
-        elif ds_type == "HTTP":
-            entry["config"] = {"endpoint": (p.get("HttpConfig") or {}).get("Endpoint")}
-        elif ds_type == "AWS_LAMBDA":
-            arn = (p.get("LambdaConfig") or {}).get("LambdaFunctionArn")
-            entry["config"] = {"functionArn": arn}
-            notes.append(f"data source {p['Name']}: the deployed function {arn} is not run locally; its resolvers "
-                         "answer with an error until config.handler names a Python handler in the app folder")
-        elif ds_type in ("AMAZON_OPENSEARCH_SERVICE", "AMAZON_ELASTICSEARCH"):
-            cfg = p.get("OpenSearchServiceConfig") or p.get("ElasticsearchConfig") or {}
-            entry["config"] = {"endpoint": cfg.get("Endpoint")}
-            notes.append(f"data source {p['Name']}: {ds_type} is not supported yet; its resolvers answer with an error")
-        data_sources[p["Name"]] = entry
+    def data_sources(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for res in self.stacks.of_type("AWS::AppSync::DataSource"):
+            p = res.props
+            entry: dict[str, Any] = {"type": p.get("Type")}
+            if p.get("Type") not in _SERVED_DATA_SOURCES:
+                self.fail(res, "Type", f"{p.get('Type')} data sources are not served by gqlsync")
+            elif p["Type"] == "AMAZON_DYNAMODB":
+                entry["config"] = self.dynamodb_config(res)
+            elif p["Type"] == "HTTP":
+                entry["config"] = {"endpoint": (p.get("HttpConfig") or {}).get("Endpoint")}
+            elif p["Type"] == "AWS_LAMBDA":
+                arn = (p.get("LambdaConfig") or {}).get("LambdaFunctionArn")
+                handler = self.handlers.handler(str(arn))
+                if handler is None:
+                    self.fail(res, "LambdaConfig.LambdaFunctionArn", f"the data source calls the deployed function "
+                                                                     f"{arn}; gqlsync runs Lambda functions only as "
+                                                                     f"local Python handlers: {_hint(arn)}")
+                entry["config"] = {"handler": handler}
+            if p.get("Description"):
+                entry["description"] = str(p["Description"])
+            out[str(p.get("Name"))] = entry
+        return out
 
-    # Functions
-    functions: dict[str, Any] = {}
-    fn_names: dict[str, str] = {}
-    for res in stacks.of_type("AWS::AppSync::FunctionConfiguration"):
-        fname = str(stacks.resolve(res.props.get("Name", res.logical_id)))
-        fn_names[res.logical_id] = fname
-        if res.props.get("Runtime") or res.props.get("Code") or res.props.get("CodeS3Location"):
-            skipped.append(f"function {fname}: APPSYNC_JS functions are not imported yet")
-            continue
-        spec: dict[str, Any] = {"dataSource": str(stacks.resolve(res.props.get("DataSourceName")))}
-        for kind, suffix in (("Request", "req"), ("Response", "res")):
-            path = code(res, kind, f"fn.{fname}.{suffix}.vtl")
-            if path:
-                spec[kind.lower()] = path
-        if "response" not in spec:
-            spec["response"] = default_response(f"function {fname}", f"fn.{fname}.res.vtl")
-        if res.props.get("SyncConfig"):
-            spec["syncConfig"] = _sync_config(stacks.resolve(res.props["SyncConfig"]))
-        functions[fname] = spec
+    def dynamodb_config(self, res: Resource) -> dict[str, Any]:
+        ddb = res.props.get("DynamoDBConfig") or {}
+        config: dict[str, Any] = {"tableName": ddb.get("TableName")}
+        raw_region = (res.raw.get("DynamoDBConfig") or {}).get("AwsRegion")
+        if ddb.get("AwsRegion") and raw_region != {"Ref": "AWS::Region"}:  # the stack's own region: the server's
+            config["region"] = str(ddb["AwsRegion"])
+        if ddb.get("Versioned"):
+            config["versioned"] = True
+        if ddb.get("DeltaSyncConfig"):
+            config["deltaSyncConfig"] = _delta_sync_config(ddb["DeltaSyncConfig"])
+        if ddb.get("UseCallerCredentials") not in _OFF:
+            config["useCallerCredentials"] = True  # the data source refuses it with its reason
+        return config
 
-    # Resolvers
-    resolvers: list[dict[str, Any]] = []
-    for res in stacks.of_type("AWS::AppSync::Resolver"):
-        p = res.props
-        type_name, field_name = stacks.resolve(p.get("TypeName")), stacks.resolve(p.get("FieldName"))
-        coord = f"{type_name}.{field_name}"
-        if p.get("Runtime") or p.get("Code") or p.get("CodeS3Location"):
-            skipped.append(f"resolver {coord}: APPSYNC_JS resolvers are not imported yet")
-            continue
-        spec = {"type": type_name, "field": field_name}
-        if p.get("Kind") == "PIPELINE":
-            fns = [fn_names.get(str(stacks.resolve(f)), str(stacks.resolve(f)))
-                   for f in (p.get("PipelineConfig") or {}).get("Functions", [])]
-            spec["functions"] = fns
-        else:
-            spec["dataSource"] = str(stacks.resolve(p.get("DataSourceName")))
-        for kind, suffix in (("Request", "req"), ("Response", "res")):
-            path = code(res, kind, f"{coord}.{suffix}.vtl")
-            if path:
-                spec[kind.lower()] = path
-        ds_type = (data_sources.get(spec.get("dataSource", "")) or {}).get("type")
-        if "response" not in spec and "dataSource" in spec and ds_type not in (None, "AWS_LAMBDA"):
-            # a direct Lambda resolver needs no templates; any other unit resolver gets the default
-            spec["response"] = default_response(f"resolver {coord}", f"{coord}.res.vtl")
-        if p.get("SyncConfig"):
-            spec["syncConfig"] = _sync_config(stacks.resolve(p["SyncConfig"]))
-        resolvers.append(spec)
+    def sync_config(self, res: Resource, what: str) -> dict[str, Any]:
+        """AppSync's SyncConfig as the manifest writes it; a LAMBDA handler becomes the local handler `--lambda`
+        gives for its ARN."""
+        cfg = res.props["SyncConfig"]
+        out: dict[str, Any] = {}
+        if cfg.get("ConflictDetection") is not None:
+            out["conflictDetection"] = cfg["ConflictDetection"]
+        if cfg.get("ConflictHandler") is not None:
+            out["conflictHandler"] = cfg["ConflictHandler"]
+        arn = (cfg.get("LambdaConflictHandlerConfig") or {}).get("LambdaConflictHandlerArn")
+        where = "SyncConfig.LambdaConflictHandlerConfig.LambdaConflictHandlerArn"
+        if arn is None and cfg.get("ConflictHandler") == "LAMBDA":
+            self.fail(res, where, f"{what} has conflict handler LAMBDA but names no function")
+        elif arn is not None:
+            handler = self.handlers.handler(str(arn))
+            if handler is None:
+                self.fail(res, where, f"{what} resolves conflicts with the deployed Lambda function {arn}; gqlsync "
+                                      f"runs conflict handlers only as local Python handlers: {_hint(arn)}")
+            else:
+                out["lambdaConflictHandlerConfig"] = {"handler": handler}
+        return out
 
-    # Tables
-    tables = []
-    for res in stacks.of_type("AWS::DynamoDB::Table"):
-        p = stacks.resolve(res.props)
-        types = {a["AttributeName"]: a["AttributeType"] for a in p.get("AttributeDefinitions", [])}
+    def pipeline_callers(self) -> dict[str, list[str]]:
+        """Function id -> the Type.field of each pipeline resolver that runs it."""
+        callers: dict[str, list[str]] = {}
+        for res in self.stacks.of_type("AWS::AppSync::Resolver"):
+            for fn in (res.props.get("PipelineConfig") or {}).get("Functions", []):
+                callers.setdefault(str(fn), []).append(f"{res.props.get('TypeName')}.{res.props.get('FieldName')}")
+        return callers
 
-        def keys(schema: list[dict[str, str]], types: dict[str, str] = types) -> dict[str, Any]:
-            out_keys: dict[str, Any] = {}
-            for k in schema:
-                which = "partitionKey" if k["KeyType"] == "HASH" else "sortKey"
-                out_keys[which] = {"name": k["AttributeName"], "type": types.get(k["AttributeName"], "S")}
-            return out_keys
+    def functions(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        callers = self.pipeline_callers()
+        for res in self.stacks.of_type("AWS::AppSync::FunctionConfiguration"):
+            name = str(res.props.get("Name", res.logical_id))
+            if name in out:
+                self.fail(res, "Name", f"another function is named {name}; gqlsync names functions uniquely")
+            self.function_names[function_id(res)] = name
+            spec: dict[str, Any] = {"dataSource": str(res.props.get("DataSourceName"))}
+            self.mapping_code(res, spec, f"fn.{name}")
+            if "response" not in spec:
+                spec["response"] = self.default_response(f"function {name}", f"fn.{name}.res.vtl")
+            if res.props.get("SyncConfig"):
+                used_by = ", ".join(callers.get(function_id(res), [])) or "no resolver"
+                spec["syncConfig"] = self.sync_config(res, f"function {name} (run by {used_by})")
+            out[name] = spec
+        return out
 
-        table: dict[str, Any] = {"name": p.get("TableName") or res.logical_id, **keys(p.get("KeySchema", []))}
-        for cfn_name, ours in (("GlobalSecondaryIndexes", "globalSecondaryIndexes"),
-                               ("LocalSecondaryIndexes", "localSecondaryIndexes")):
-            if p.get(cfn_name):
-                table[ours] = [{"name": ix["IndexName"], **keys(ix["KeySchema"]),
-                                "projection": (ix.get("Projection") or {}).get("ProjectionType", "ALL")}
-                               for ix in p[cfn_name]]
-        stream = (p.get("StreamSpecification") or {}).get("StreamViewType")
-        if stream:
-            table["stream"] = stream
-        ttl = p.get("TimeToLiveSpecification") or {}
-        if ttl.get("Enabled"):
-            table["ttlAttribute"] = ttl.get("AttributeName")
-        tables.append(table)
+    def resolvers(self, data_sources: dict[str, Any]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for res in self.stacks.of_type("AWS::AppSync::Resolver"):
+            p = res.props
+            coord = f"{p.get('TypeName')}.{p.get('FieldName')}"
+            spec: dict[str, Any] = {"type": p.get("TypeName"), "field": p.get("FieldName")}
+            if p.get("Kind") == "PIPELINE":
+                spec["functions"] = [self.function_names.get(str(f), str(f))
+                                     for f in (p.get("PipelineConfig") or {}).get("Functions", [])]
+            else:
+                spec["dataSource"] = str(p.get("DataSourceName"))
+            self.mapping_code(res, spec, coord)
+            ds_type = (data_sources.get(spec.get("dataSource", "")) or {}).get("type")
+            if "response" not in spec and "dataSource" in spec and ds_type not in (None, "AWS_LAMBDA"):
+                # a direct Lambda resolver needs no templates; any other unit resolver gets the default
+                spec["response"] = self.default_response(f"resolver {coord}", f"{coord}.res.vtl")
+            if p.get("SyncConfig"):
+                spec["syncConfig"] = self.sync_config(res, f"resolver {coord}")
+            out.append(spec)
+        return out
 
-    if problems:
-        raise AppError(problems)
+    def tables(self) -> list[dict[str, Any]]:
+        return [_table(res) for res in self.stacks.of_type("AWS::DynamoDB::Table")]
+
+
+def _table(res: Resource) -> dict[str, Any]:
+    p = res.props
+    types = {a["AttributeName"]: a["AttributeType"] for a in p.get("AttributeDefinitions", [])}
+
+    def keys(schema: list[dict[str, str]]) -> dict[str, Any]:
+        out_keys: dict[str, Any] = {}
+        for k in schema:
+            which = "partitionKey" if k["KeyType"] == "HASH" else "sortKey"
+            out_keys[which] = {"name": k["AttributeName"], "type": types.get(k["AttributeName"], "S")}
+        return out_keys
+
+    def index(ix: dict[str, Any]) -> dict[str, Any]:
+        projection = ix.get("Projection") or {}
+        out_ix = {"name": ix["IndexName"], **keys(ix["KeySchema"]),
+                  "projection": projection.get("ProjectionType", "ALL")}
+        if projection.get("NonKeyAttributes"):
+            out_ix["nonKeyAttributes"] = [str(a) for a in projection["NonKeyAttributes"]]
+        return out_ix
+
+    table: dict[str, Any] = {"name": p.get("TableName") or res.logical_id, **keys(p.get("KeySchema", []))}
+    for cfn_name, ours in (("GlobalSecondaryIndexes", "globalSecondaryIndexes"),
+                           ("LocalSecondaryIndexes", "localSecondaryIndexes")):
+        if p.get(cfn_name):
+            table[ours] = [index(ix) for ix in p[cfn_name]]
+    stream = (p.get("StreamSpecification") or {}).get("StreamViewType")
+    if stream:
+        table["stream"] = stream
+    ttl = p.get("TimeToLiveSpecification") or {}
+    if ttl.get("Enabled") not in _OFF:
+        table["ttlAttribute"] = ttl.get("AttributeName")
+    return table
+
+
+def _asset_path(assets: Path, url: str) -> Path | None:
+    key = re.sub(r"^s3://[^/]+/", "", url)
+    key = re.sub(r"^https?://[^/]+/", "", key)
+    for candidate in (assets / key, assets / Path(key).name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *, api_key: str,
+                         name: str | None = None, region: str = "us-east-1", env: str = "NONE",
+                         parameters: dict[str, str] | None = None, lambdas: dict[str, str] | None = None,
+                         iam_credentials: dict[str, str] | None = None) -> ImportResult:
+    """Write an app folder at `out` from the templates; raises AppError listing what cannot be imported.
+
+    `parameters` gives values for `Ref NAME` (stack parameters, or resources such as a user pool whose ids
+    exist only once deployed). `lambdas` maps a deployed Lambda function's name or ARN to a local handler
+    (`path/to/file.py:function`, copied into the app); `iam_credentials` maps the access key ids an AWS_IAM
+    mode admits to the environment variables holding their secrets. The result is not checked against the engine here
+    (that is `gqlsync validate`'s job, which `gqlsync import-cfn` runs on it before moving it into place).
+    """
+    templates = {str(p): load_template(p) for p in template_paths}
+    stacks = Stacks(templates, api_id="local", region=region, env=env, overrides=parameters)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "templates").mkdir(exist_ok=True)
+    handlers = _LambdaHandlers(lambdas or {}, out, stacks.problems)
+    imp = _Importer(stacks, assets, out, handlers)
+    imp.check_resources()
+    imp.schema()
+    auth, used_key = _Auth(stacks, handlers, iam_credentials or {}, imp.problems, imp.notes).manifest(api_key)
+    data_sources = imp.data_sources()
+    functions = imp.functions()
+    resolvers = imp.resolvers(data_sources)
+    tables = imp.tables()
+    limits = imp.limits()
+    handlers.check_all_used()
+    if imp.problems:
+        raise AppError(imp.problems)
     manifest: dict[str, Any] = {"name": name or out.name, "schema": "schema.graphql", "auth": auth,
                                 "dataSources": data_sources, "resolvers": resolvers}
-    if functions:
-        manifest["functions"] = functions
-    if tables:
-        manifest["tables"] = tables
+    for key, value in (("functions", functions), ("tables", tables), ("limits", limits)):
+        if value:
+            manifest[key] = value
     header = "# Imported from CloudFormation by `gqlsync import-cfn`.\n"
     (out / "gqlsync.yaml").write_text(header + yaml.safe_dump(manifest, sort_keys=False, width=120),
                                       encoding="utf-8")
-    return ImportResult(out, len(resolvers), len(functions), len(data_sources), len(tables), skipped, notes,
-                        used_key)
+    return ImportResult(out, len(resolvers), len(functions), len(data_sources), len(tables), imp.notes, used_key)
 
 
 def _delta_sync_config(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -540,20 +769,6 @@ def _delta_sync_config(cfg: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"deltaSyncTableName": cfg.get("DeltaSyncTableName")}
     for cfn, ours in (("BaseTableTTL", "baseTableTTL"), ("DeltaSyncTableTTL", "deltaSyncTableTTL")):
         if cfg.get(cfn) is not None:
-            value = cfg[cfn]
-            out[ours] = int(value) if isinstance(value, (int, str)) and str(value).isdigit() else value
-    return out
-
-
-def _sync_config(cfg: dict[str, Any]) -> dict[str, Any]:
-    """AppSync's SyncConfig as the manifest writes it; every property is carried over (a Lambda handler's ARN
-    too, which the manifest refuses with its reason: import never drops a setting silently)."""
-    out: dict[str, Any] = {}
-    if cfg.get("ConflictDetection") is not None:
-        out["conflictDetection"] = cfg["ConflictDetection"]
-    if cfg.get("ConflictHandler") is not None:
-        out["conflictHandler"] = cfg["ConflictHandler"]
-    lam = cfg.get("LambdaConflictHandlerConfig")
-    if lam:
-        out["lambdaConflictHandlerArn"] = lam.get("LambdaConflictHandlerArn")
+            minutes = _whole(cfg[cfn])
+            out[ours] = cfg[cfn] if minutes is None else minutes  # the data source says what is wrong with it
     return out

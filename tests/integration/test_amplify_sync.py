@@ -3,18 +3,17 @@ imported with `import-cfn`, runs unchanged on DynamoDB Local — versions, confl
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gqlsync.app import load_app
 from gqlsync.app.cloudformation import import_cloudformation
+from gqlsync.app.errors import AppError
 from gqlsync.sync.operation import OVERLAP_MS
-from tests.helpers import ROOT, GraphQLClient, dynamodb_server
+from tests.helpers import ROOT, GraphQLClient, amplify_transform, dynamodb_server
 
 pytestmark = pytest.mark.integration
 KEY = "da2-amplifysynctestkey000001"
@@ -22,22 +21,42 @@ META = "_version _deleted _lastChangedAt"
 FIELDS = f"id name priority tags {META}"
 
 
-def generate(tmp: Path, handler: str) -> Path:
-    node = shutil.which("node")
-    assert node, "node is required (tests/run.sh installs it)"
-    config = {"project": {"ConflictDetection": "VERSION", "ConflictHandler": handler}}
-    subprocess.run([node, str(ROOT / "tests/amplify/transform.cjs"), str(ROOT / "tests/amplify/todo/schema.graphql"),
-                    str(tmp / "out"), json.dumps(config)], check=True, capture_output=True, timeout=300)
-    result = import_cloudformation(sorted((tmp / "out").glob("cdk.out/*.template.json")), tmp / "out", tmp / "app",
-                                   api_key=KEY)
-    assert result.skipped == []
-    assert (tmp / "out/assets/resolvers/Query.syncTodos.req.vtl").is_file()
-    return tmp / "app"
+CONFLICT_LAMBDA = "resolveConflict"
+CONFLICT_HANDLER = ROOT / "tests/amplify/todo/conflicts.py"
 
 
-@pytest.fixture(scope="module", params=["AUTOMERGE", "OPTIMISTIC_CONCURRENCY"])
-def app_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
-    return request.param, generate(tmp_path_factory.mktemp(request.param.lower()), request.param)
+def sync_config(handler: str) -> dict[str, Any]:
+    """The resolver config `amplify update api` writes for DataStore with this conflict handler."""
+    project: dict[str, Any] = {"ConflictDetection": "VERSION", "ConflictHandler": handler}
+    if handler == "LAMBDA":
+        project["LambdaConflictHandler"] = {"name": CONFLICT_LAMBDA}
+    return {"project": project}
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], list[Path]]:
+    """The transformer's templates for the Todo schema under a conflict handler (generated once per handler)."""
+    cache: dict[str, list[Path]] = {}
+
+    def templates(handler: str) -> list[Path]:
+        if handler not in cache:
+            out = tmp_path_factory.mktemp(handler.lower()) / "out"
+            cache[handler] = amplify_transform(ROOT / "tests/amplify/todo/schema.graphql", out, sync_config(handler))
+            assert (out / "assets/resolvers/Query.syncTodos.req.vtl").is_file()
+        return cache[handler]
+
+    return templates
+
+
+@pytest.fixture(scope="module", params=["AUTOMERGE", "OPTIMISTIC_CONCURRENCY", "LAMBDA"])
+def app_dir(request: pytest.FixtureRequest, transformed: Callable[[str], list[Path]]) -> tuple[str, Path]:
+    handler = request.param
+    templates = transformed(handler)
+    out = templates[0].parent.parent
+    lambdas = {CONFLICT_LAMBDA: f"{CONFLICT_HANDLER}:handler"} if handler == "LAMBDA" else None
+    result = import_cloudformation(templates, out, out.parent / "app", api_key=KEY, lambdas=lambdas)
+    assert result.notes == []  # every resource and property of the transformer's output is carried or irrelevant
+    return handler, out.parent / "app"
 
 
 @pytest.fixture
@@ -64,6 +83,23 @@ async def test_the_imported_app_is_versioned_with_its_delta_table(app_dir: tuple
     assert ds.config["versioned"] is True and ds.config["deltaSyncConfig"]["deltaSyncTableTTL"] == 30
     assert any(t.name == ds.config["deltaSyncConfig"]["deltaSyncTableName"] for t in app.tables)
     assert {f.sync.conflict_handler for f in app.functions.values() if f.sync} == {handler}
+    if handler == "LAMBDA":  # the deployed function's ARN became the local handler given for it
+        handlers = {f.sync.lambda_conflict_handler_config.handler for f in app.functions.values()
+                    if f.sync and f.sync.lambda_conflict_handler_config}
+        assert handlers == {"lambdas/conflicts.py:handler"}
+        assert (path / "lambdas/conflicts.py").read_bytes() == CONFLICT_HANDLER.read_bytes()
+
+
+def test_a_lambda_conflict_handler_without_a_local_handler_fails_the_import(
+        transformed: Callable[[str], list[Path]], tmp_path: Path) -> None:
+    templates = transformed("LAMBDA")
+    with pytest.raises(AppError) as exc:
+        import_cloudformation(templates, templates[0].parent.parent, tmp_path / "app", api_key=KEY)
+    update = next(p.message for p in exc.value.problems if "(run by Mutation.updateTodo)" in p.message)
+    assert "(AWS::AppSync::FunctionConfiguration) SyncConfig.LambdaConflictHandlerConfig.LambdaConflictHandlerArn: " \
+           "function MutationUpdateTodoDataResolverFn (run by Mutation.updateTodo) resolves conflicts with the " \
+           "deployed Lambda function arn:aws:lambda:us-east-1:000000000000:function:resolveConflict; gqlsync runs " \
+           "conflict handlers only as local Python handlers: pass --lambda resolveConflict=" in update
 
 
 async def test_create_update_and_soft_delete_carry_versions(c: GraphQLClient) -> None:
@@ -86,6 +122,15 @@ async def test_a_stale_update_follows_the_conflict_handler(c: GraphQLClient, app
         merged = r["data"]["updateTodo"]
         assert merged["name"] == "server" and merged["priority"] == 1  # scalars in conflict keep the server's
         assert merged["tags"] == ["x", "y"] and merged["_version"] == 3  # lists are concatenated
+    elif app_dir[0] == "LAMBDA":  # tests/amplify/todo/conflicts.py decided
+        resolved = r["data"]["updateTodo"]
+        assert (resolved["name"], resolved["priority"], resolved["tags"], resolved["_version"]) == (
+            "server", 5, ["x", "y"], 3)
+        r = await c.query("query($id: ID!) { getTodo(id: $id) { description } }", {"id": todo["id"]})
+        assert r["data"]["getTodo"]["description"] == "resolved by Mutation.updateTodo for version 1"
+        r = await update(c, id=todo["id"], name="reject", _version=2)
+        assert r["data"]["updateTodo"] is None and r["errors"][0]["errorType"] == "ConflictUnhandled"
+        assert r["errors"][0]["data"]["_version"] == 3
     else:
         assert r["data"]["updateTodo"] is None
         (err,) = r["errors"]

@@ -6,38 +6,23 @@ against DynamoDB Local, and their Cognito mode checks real RS256 tokens against 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import yaml
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from gqlsync.app import load_app
 from gqlsync.app.cloudformation import DEFAULT_RESPONSE_TEMPLATE
-from gqlsync.app.model import AuthProvider
-from tests.helpers import ROOT, GraphQLClient, dynamodb_server
-from tests.services import JwksServer
+from tests.helpers import ROOT, GraphQLClient, dynamodb_server, with_cognito_issuer
+from tests.helpers import run_gqlsync as gqlsync
+from tests.services import CognitoPool
 
 pytestmark = pytest.mark.integration
 NOTES = ROOT / "tests/apps/cfn/notes.yaml"
 KEY = "da2-notesimporttestkey0001"
-
-
-def gqlsync(*args: str | Path) -> tuple[int, str]:
-    """Runs the `gqlsync` command; its exit status and what it printed (whitespace-normalized)."""
-    proc = subprocess.run([sys.executable, "-m", "gqlsync.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "COLUMNS": "500"})
-    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
 
 
 def variant(tmp_path: Path, *edits: tuple[str, str]) -> Path:
@@ -103,41 +88,22 @@ async def test_cognito_api_imports_validates_and_serves(tmp_path: Path, dynamodb
         assert whoami["data"] == {"whoami": None} and whoami["errors"][0]["errorType"] == "Unauthorized"
 
 
-@pytest.fixture(scope="module")
-def jwks() -> Iterator[tuple[JwksServer, Any]]:
-    server = JwksServer()
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    server.jwks = {"keys": [{**json.loads(RSAAlgorithm.to_jwk(private.public_key())), "kid": "k1", "alg": "RS256"}]}
-    try:
-        yield server, private
-    finally:
-        server.stop()
-
-
 async def test_imported_cognito_mode_checks_tokens_with_the_pools_settings(
-        tmp_path: Path, dynamodb_endpoint: str, jwks: tuple[JwksServer, Any]) -> None:
+        tmp_path: Path, dynamodb_endpoint: str, cognito_pool: CognitoPool) -> None:
     out = tmp_path / "app"
     status, text = gqlsync("import-cfn", NOTES, "--out", out, "--api-key", KEY)
     assert status == 0, text
-    app = load_app(out)
-    server, private = jwks
     # The issuer stands in for cognito-idp.eu-west-1.amazonaws.com; every other setting is the import's.
-    cfg = {**app.auth.default.config, "issuer": server.issuer, "jwksMinRefreshSeconds": 0}
-    app = dataclasses.replace(app, auth=dataclasses.replace(app.auth, default=AuthProvider(app.auth.default.mode, cfg)))
-
-    def token(aud: str) -> str:
-        now = int(time.time())
-        claims = {"sub": "u1", "iss": server.issuer, "aud": aud, "token_use": "id", "cognito:username": "ann",
-                  "iat": now, "exp": now + 600}
-        return jwt.encode(claims, private, algorithm="RS256", headers={"kid": "k1"})
-
+    app = with_cognito_issuer(load_app(out), cognito_pool.issuer)
     async with GraphQLClient(dynamodb_server(app, dynamodb_endpoint), api_key=None) as c:
-        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": token("web-7")})
+        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": cognito_pool.id_token("ann",
+                                                                                                      client="web-7")})
         assert resp.status_code == 200
         assert json.loads(resp.json()["data"]["whoami"]) == {"authType": "User Pool Authorization",
                                                              "username": "ann"}
         # appIdClientRegex ^web-[0-9]+$ came over from UserPoolConfig
-        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": token("mobile-7")})
+        resp = await c.post({"query": "{ whoami }"}, headers={"authorization": cognito_pool.id_token(
+            "ann", client="mobile-7")})
         assert resp.status_code == 401
 
 
@@ -212,6 +178,7 @@ ADDITIONAL = """        - AuthenticationType: API_KEY
         - AuthenticationType: AWS_LAMBDA
           LambdaAuthorizerConfig:
             AuthorizerUri: !Sub arn:aws:lambda:${AWS::Region}:111122223333:function:authorize
+            AuthorizerResultTtlInSeconds: "60"
         - AuthenticationType: OPENID_CONNECT
           OpenIDConnectConfig: {Issuer: "https://login.example.com", ClientId: app-1, IatTTL: 3600000, AuthTTL: 0}
         - AuthenticationType: AMAZON_COGNITO_USER_POOLS
@@ -219,30 +186,45 @@ ADDITIONAL = """        - AuthenticationType: API_KEY
 """
 
 
-def test_additional_modes_map_or_are_skipped_with_a_reason(tmp_path: Path) -> None:
+def test_additional_iam_and_lambda_modes_need_their_local_counterparts(tmp_path: Path) -> None:
     template = variant(tmp_path, ("        - AuthenticationType: API_KEY\n", ADDITIONAL))
     out = tmp_path / "app"
     status, text = gqlsync("import-cfn", template, "--out", out, "--api-key", KEY)
-    assert status == 0, text
-    assert "skipped auth additional mode 2 AWS_IAM: gqlsync checks SigV4 signatures against credentials" in text
-    assert ("skipped auth additional mode 3 AWS_LAMBDA: the authorizer is the deployed function "
+    assert status == 2, text
+    assert ("NotesApi (AWS::AppSync::GraphQLApi) additional mode 2 AWS_IAM: gqlsync checks SigV4 signatures "
+            "against the access keys the app lists") in text and "--iam-credential ACCESS_KEY_ID=ENV_VAR" in text
+    assert ("additional mode 3 AWS_LAMBDA: the authorizer is the deployed function "
             "arn:aws:lambda:us-east-1:111122223333:function:authorize") in text
+    assert "pass --lambda authorize=path/to/handler.py:function" in text
+    assert not out.exists() and leftovers(tmp_path) == []
+
+    authorizer = tmp_path / "src" / "auth.py"
+    authorizer.parent.mkdir()
+    authorizer.write_text("def handler(event, context):\n    return {'isAuthorized': event['authorizationToken'] == 'ok'}\n")
+    status, text = gqlsync("import-cfn", template, "--out", out, "--api-key", KEY,
+                           "--lambda", f"authorize={authorizer}:handler", "--iam-credential", "AKIDCI=CI_SECRET")
+    assert status == 0, text
     assert manifest(out)["auth"]["additional"] == [
         {"mode": "API_KEY"},
+        {"mode": "AWS_IAM", "config": {"credentials": [{"accessKeyId": "AKIDCI", "secretAccessKeyEnv": "CI_SECRET"}]}},
+        {"mode": "AWS_LAMBDA", "config": {"handler": "lambdas/auth.py:handler", "authorizerResultTtlInSeconds": 60}},
         {"mode": "OPENID_CONNECT", "config": {"issuer": "https://login.example.com", "clientId": "app-1",
                                               "iatTTL": 3600000, "authTTL": 0}},
         # no defaultAction: AppSync's additional Cognito providers have none
         {"mode": "AMAZON_COGNITO_USER_POOLS", "config": {"userPoolId": "us-east-2_Second1", "awsRegion": "us-east-2",
                                                          "appIdClientRegex": "^admin$"}},
     ]
+    assert (out / "lambdas" / "auth.py").read_bytes() == authorizer.read_bytes()
 
 
-@pytest.mark.parametrize("mode, config", [
-    ("AWS_IAM", ""),
-    ("AWS_LAMBDA", "      LambdaAuthorizerConfig: {AuthorizerUri: arn:aws:lambda:us-east-1:1:function:auth}\n"),
-    ("OPENID_CONNECT", "      OpenIDConnectConfig: {ClientId: app-1}\n"),
+@pytest.mark.parametrize("mode, config, reason", [
+    ("AWS_IAM", "", "pass --iam-credential"),
+    ("AWS_LAMBDA", "      LambdaAuthorizerConfig: {AuthorizerUri: arn:aws:lambda:us-east-1:1:function:auth}\n",
+     "pass --lambda auth="),
+    ("OPENID_CONNECT", "      OpenIDConnectConfig: {ClientId: app-1}\n", "no OpenIDConnectConfig.Issuer"),
 ])
-def test_a_default_mode_that_cannot_be_imported_fails_the_import(tmp_path: Path, mode: str, config: str) -> None:
+def test_a_default_mode_that_cannot_be_imported_fails_the_import(tmp_path: Path, mode: str, config: str,
+                                                                 reason: str) -> None:
     template = variant(tmp_path, (
         "      AuthenticationType: AMAZON_COGNITO_USER_POOLS\n      UserPoolConfig:\n"
         "        UserPoolId: eu-west-1_N0tesPool1\n        AwsRegion: !Ref AWS::Region\n"
@@ -252,7 +234,7 @@ def test_a_default_mode_that_cannot_be_imported_fails_the_import(tmp_path: Path,
     status, text = gqlsync("import-cfn", template, "--out", out)
     assert status == 2, text
     assert f"NotesApi (AWS::AppSync::GraphQLApi) default mode {mode}: " in text
-    assert ("cannot be imported" if mode != "OPENID_CONNECT" else "no OpenIDConnectConfig.Issuer") in text
+    assert reason in text
     assert not out.exists() and leftovers(tmp_path) == []
 
 
@@ -276,3 +258,16 @@ def test_api_keys_keep_their_expiry_and_description(tmp_path: Path) -> None:
     assert first == {"id": KEY, "expires": "2030-01-01T00:00:00Z", "description": "web client"}
     assert second["id"].startswith("da2-") and "expires" not in second
     assert f"API key SecondKey: AWS generates key values, so it is {second['id']} here" in text
+
+
+def test_what_cannot_be_carried_over_exits_2_naming_resource_and_property(tmp_path: Path) -> None:
+    template = variant(tmp_path, ("  NotesSchema:\n", "  Changes:\n    Type: AWS::SNS::Topic\n  NotesSchema:\n"),
+                       ("      BillingMode: PAY_PER_REQUEST\n",
+                        "      BillingMode: PAY_PER_REQUEST\n      KinesisStreamSpecification: {StreamArn: arn:k}\n"))
+    out = tmp_path / "app"
+    status, text = gqlsync("import-cfn", template, "--out", out)
+    assert status == 2, text
+    assert "Changes (AWS::SNS::Topic): import-cfn cannot carry this resource type over" in text
+    assert ("NotesTable (AWS::DynamoDB::Table) KinesisStreamSpecification: import-cfn does not carry this property "
+            "over") in text
+    assert not out.exists() and leftovers(tmp_path) == []

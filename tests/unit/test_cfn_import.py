@@ -1,0 +1,248 @@
+"""import-cfn's rules on small templates: nested stacks resolve in their own scope, and nothing is dropped silently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gqlsync.app import load_app
+from gqlsync.app.cloudformation import RESOURCE_TYPES, ImportResult, import_cloudformation
+from gqlsync.app.errors import AppError
+
+KEY = "da2-unitimporttestkey00001"
+SCHEMA = "type Note { id: ID! text: String }\ntype Query { getNote(id: ID!): Note echo: String }\n"
+GET_NOTE = '{"version": "2018-05-29", "operation": "GetItem", "key": {"id": $util.dynamodb.toDynamoDBJson($ctx.args.id)}}'
+API = {"Type": "AWS::AppSync::GraphQLApi", "Properties": {"Name": "notes", "AuthenticationType": "API_KEY"}}
+
+
+def api_template(**extra: dict[str, Any]) -> dict[str, Any]:
+    """An API with one table, its data source and a resolver, plus the `extra` resources (by logical id)."""
+    resources: dict[str, Any] = {
+        "Api": API,
+        "Schema": {"Type": "AWS::AppSync::GraphQLSchema",
+                   "Properties": {"ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "Definition": SCHEMA}},
+        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "TableName": "notes", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}]}},
+        "Source": {"Type": "AWS::AppSync::DataSource", "Properties": {
+            "ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "Name": "Notes", "Type": "AMAZON_DYNAMODB",
+            "DynamoDBConfig": {"TableName": {"Ref": "Table"}, "AwsRegion": {"Ref": "AWS::Region"}}}},
+        "GetNote": {"Type": "AWS::AppSync::Resolver", "Properties": {
+            "ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "TypeName": "Query", "FieldName": "getNote",
+            "DataSourceName": {"Fn::GetAtt": ["Source", "Name"]}, "RequestMappingTemplate": GET_NOTE,
+            "ResponseMappingTemplate": "$util.toJson($ctx.result)"}},
+    }
+    resources.update(extra)
+    return {"Resources": resources}
+
+
+def write(folder: Path, name: str, template: dict[str, Any]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(template))
+    return path
+
+
+def run(tmp_path: Path, *templates: Path, **kw: Any) -> ImportResult:
+    return import_cloudformation(list(templates), tmp_path, tmp_path / "app", api_key=KEY, **kw)
+
+
+def problems(tmp_path: Path, *templates: Path, **kw: Any) -> list[str]:
+    with pytest.raises(AppError) as exc:
+        run(tmp_path, *templates, **kw)
+    return [p.message for p in exc.value.problems]
+
+
+def manifest(tmp_path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((tmp_path / "app" / "gqlsync.yaml").read_text())
+    return data
+
+
+def test_a_plain_template_imports_with_nothing_left_out(tmp_path: Path) -> None:
+    result = run(tmp_path, write(tmp_path, "api.json", api_template()))
+    assert result.notes == [] and (result.resolvers, result.data_sources, result.tables) == (1, 1, 1)
+    assert manifest(tmp_path)["dataSources"] == {"Notes": {"type": "AMAZON_DYNAMODB",
+                                                           "config": {"tableName": "notes"}}}
+    load_app(tmp_path / "app")
+
+
+def test_an_unknown_resource_type_fails_the_import_naming_it(tmp_path: Path) -> None:
+    topic = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "changes"}}
+    assert problems(tmp_path, write(tmp_path, "api.json", api_template(Changes=topic))) == [
+        "Changes (AWS::SNS::Topic): import-cfn cannot carry this resource type over, and nothing in the app would "
+        "stand in for it; remove it from the templates or serve it some other way"]
+    assert "AWS::SNS::Topic" not in RESOURCE_TYPES
+
+
+@pytest.mark.parametrize("resource, path, value", [
+    ("Table", "KinesisStreamSpecification", {"StreamArn": "arn:aws:kinesis:us-east-1:1:stream/s"}),
+    ("Source", "DynamoDBConfig.Encrypted", True),
+    ("GetNote", "Pipelined", True),
+])
+def test_an_unknown_property_fails_the_import_naming_resource_and_property(
+        tmp_path: Path, resource: str, path: str, value: Any) -> None:
+    template = api_template()
+    props = template["Resources"][resource]["Properties"]
+    *parents, leaf = path.split(".")
+    for key in parents:
+        props = props[key]
+    props[leaf] = value
+    kind = template["Resources"][resource]["Type"]
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        f"{resource} ({kind}) {path}: import-cfn does not carry this property over, and gqlsync would not honour it"]
+
+
+def test_refused_properties_say_why_and_off_values_are_as_good_as_absent(tmp_path: Path) -> None:
+    template = api_template()
+    template["Resources"]["GetNote"]["Properties"]["MaxBatchSize"] = 5
+    template["Resources"]["Api"] = {**API, "Properties": {**API["Properties"], "XrayEnabled": False,
+                                                          "IntrospectionConfig": "DISABLED"}}
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        "Api (AWS::AppSync::GraphQLApi) IntrospectionConfig: cannot be imported: turning introspection off is not "
+        "supported",
+        "GetNote (AWS::AppSync::Resolver) MaxBatchSize: cannot be imported: batched Lambda invocation (BatchInvoke "
+        "with a batch size) is not supported"]
+    template["Resources"]["GetNote"]["Properties"]["MaxBatchSize"] = 0
+    template["Resources"]["Api"]["Properties"]["IntrospectionConfig"] = "ENABLED"
+    assert run(tmp_path, write(tmp_path, "api.json", template)).notes == []  # XrayEnabled false: nothing to note
+
+
+def test_harmless_leftovers_are_noted(tmp_path: Path) -> None:
+    template = api_template(Cache={"Type": "AWS::AppSync::ApiCache", "Properties": {"Type": "SMALL"}})
+    template["Resources"]["GetNote"]["Properties"]["CachingConfig"] = {"Ttl": 60, "CachingKeys": ["$ctx.args.id"]}
+    notes = run(tmp_path, write(tmp_path, "api.json", template)).notes
+    assert notes == [
+        "GetNote (AWS::AppSync::Resolver) CachingConfig is left out: gqlsync does not cache resolver results: every "
+        "request runs the resolver, as with caching off",
+        "Cache (AWS::AppSync::ApiCache) is left out: gqlsync does not cache resolver results: every request runs "
+        "the resolver, as with caching off"]
+
+
+def test_an_expression_that_cannot_be_evaluated_names_resource_and_property(tmp_path: Path) -> None:
+    template = api_template()
+    template["Resources"]["Table"]["Properties"]["TableName"] = {"Fn::ImportValue": "shared-table"}
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        "Table (AWS::DynamoDB::Table) TableName: Fn::ImportValue is not an intrinsic function import-cfn evaluates",
+        # its data source names the table with Ref, which resolves to the TableName
+        "Source (AWS::AppSync::DataSource) DynamoDBConfig: Fn::ImportValue is not an intrinsic function import-cfn "
+        "evaluates"]
+
+
+def nested(tmp_path: Path, url: str, file: str) -> tuple[Path, Path]:
+    """A root stack (API, schema, a resolver) and a nested stack (table, data source, resolver) at `url` written as
+    `file`: the nested stack gets the API id and its Stage through parameters and hands its data source's name
+    back through an output, which the root's resolver reads."""
+    child = api_template()
+    for lid in ("Api", "Schema"):
+        del child["Resources"][lid]
+    child["Parameters"] = {"ApiId": {"Type": "String"}, "Stage": {"Type": "String", "Default": "dev"}}
+    child["Conditions"] = {"IsProd": {"Fn::Equals": [{"Ref": "Stage"}, "prod"]}}
+    child["Resources"]["Table"]["Properties"]["TableName"] = {"Fn::If": [
+        "IsProd", "notes", {"Fn::Sub": "notes-${Stage}"}]}
+    for lid in ("Source", "GetNote"):
+        child["Resources"][lid]["Properties"]["ApiId"] = {"Ref": "ApiId"}
+    child["Resources"]["ProdOnly"] = {"Type": "AWS::SNS::Topic", "Condition": "IsProd", "Properties": {}}
+    child["Outputs"] = {"SourceName": {"Value": {"Fn::GetAtt": ["Source", "Name"]}}}
+    root = api_template()
+    for lid in ("Table", "Source", "GetNote"):
+        del root["Resources"][lid]
+    root["Parameters"] = {"Stage": {"Type": "String", "Default": "test"}}
+    root["Resources"]["Notes"] = {"Type": "AWS::CloudFormation::Stack", "Properties": {
+        "TemplateURL": url, "Parameters": {"ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "Stage": "qa"}}}
+    root["Resources"]["Echo"] = {"Type": "AWS::AppSync::Resolver", "Properties": {
+        "TypeName": "Query", "FieldName": "echo",
+        "DataSourceName": {"Fn::GetAtt": ["Notes", "Outputs.SourceName"]},
+        "RequestMappingTemplate": GET_NOTE, "ResponseMappingTemplate": "$util.toJson($ctx.result)"}}
+    return write(tmp_path / "stacks", "root.json", root), write(tmp_path / "stacks", file, child)
+
+
+def test_nested_stacks_resolve_parameters_and_outputs_in_their_own_scope(tmp_path: Path) -> None:
+    root, child = nested(tmp_path, "https://s3.amazonaws.com/deploy/stacks/Notes.json", "Notes.json")
+    run(tmp_path, root, child)
+    m = manifest(tmp_path)
+    # Stage is "test" in the root and "qa" in the nested stack, which the Stack resource passes
+    assert m["tables"][0]["name"] == "notes-qa" and m["dataSources"]["Notes"]["config"]["tableName"] == "notes-qa"
+    echo = next(r for r in m["resolvers"] if r["field"] == "echo")
+    assert echo["dataSource"] == "Notes"  # Fn::GetAtt [Notes, Outputs.SourceName] read the nested template
+    load_app(tmp_path / "app")
+
+
+def test_a_nested_stack_whose_condition_holds_brings_its_resources(tmp_path: Path) -> None:
+    root, child = nested(tmp_path, "https://s3.amazonaws.com/deploy/stacks/Notes.json", "Notes.json")
+    assert problems(tmp_path, root, child, parameters={"Stage": "prod"}) == [
+        "ProdOnly (AWS::SNS::Topic): import-cfn cannot carry this resource type over, and nothing in the app would "
+        "stand in for it; remove it from the templates or serve it some other way"]
+
+
+def test_cdk_nested_stacks_are_found_through_the_asset_manifest(tmp_path: Path) -> None:
+    root, child = nested(tmp_path, "https://s3.us-east-1.amazonaws.com/cdk-assets/3f2a9c.json",
+                         "RootNotes1A2B3C.nested.template.json")
+    (tmp_path / "stacks" / "Root.assets.json").write_text(json.dumps({"files": {"3f2a9c": {
+        "source": {"path": "RootNotes1A2B3C.nested.template.json", "packaging": "file"},
+        "destinations": {"current": {"bucketName": "cdk-assets", "objectKey": "3f2a9c.json"}}}}}))
+    run(tmp_path, root, child)
+    assert manifest(tmp_path)["tables"][0]["name"] == "notes-qa"
+
+
+def test_a_nested_stack_whose_template_is_not_given_fails_the_import(tmp_path: Path) -> None:
+    root, _ = nested(tmp_path, "https://s3.amazonaws.com/deploy/stacks/Notes.json", "Notes.json")
+    found = problems(tmp_path, root)
+    assert found[0] == (
+        "Notes (AWS::CloudFormation::Stack) TemplateURL: https://s3.amazonaws.com/deploy/stacks/Notes.json is none "
+        "of the templates given (root.json); pass the nested stack's template too (for CDK output, keep the "
+        "*.assets.json that names it next to the templates)")
+    assert "Echo (AWS::AppSync::Resolver) DataSourceName: Fn::GetAtt Notes.Outputs.SourceName: the nested stack's " \
+           "template is not among the templates given" in found
+
+
+def lambda_source(arn: Any) -> dict[str, Any]:
+    return {"Type": "AWS::AppSync::DataSource", "Properties": {
+        "Name": "Fn", "Type": "AWS_LAMBDA", "LambdaConfig": {"LambdaFunctionArn": arn}}}
+
+
+def test_a_lambda_data_source_needs_a_local_handler(tmp_path: Path) -> None:
+    arn = "arn:aws:lambda:us-east-1:111122223333:function:notes-fn"
+    template = write(tmp_path, "api.json", api_template(FnSource=lambda_source(arn)))
+    assert problems(tmp_path, template) == [
+        f"FnSource (AWS::AppSync::DataSource) LambdaConfig.LambdaFunctionArn: the data source calls the deployed "
+        f"function {arn}; gqlsync runs Lambda functions only as local Python handlers: pass --lambda "
+        "notes-fn=path/to/handler.py:function"]
+    handler = tmp_path / "src" / "fn.py"
+    handler.parent.mkdir()
+    handler.write_text("def handler(event, context):\n    return {'id': 'x'}\n")
+    run(tmp_path, template, lambdas={arn: f"{handler}:handler"})  # by ARN or by name
+    assert manifest(tmp_path)["dataSources"]["Fn"]["config"] == {"handler": "lambdas/fn.py:handler"}
+    assert (tmp_path / "app" / "lambdas" / "fn.py").read_text() == handler.read_text()
+
+
+def test_a_lambda_function_in_the_templates_is_carried_as_its_local_handler(tmp_path: Path) -> None:
+    function = {"Type": "AWS::Lambda::Function", "Properties": {"FunctionName": "notes-fn", "Runtime": "nodejs20.x"}}
+    template = write(tmp_path, "api.json", api_template(
+        NotesFn=function, FnSource=lambda_source({"Fn::GetAtt": ["NotesFn", "Arn"]})))
+    found = problems(tmp_path, template)
+    assert ("NotesFn (AWS::Lambda::Function) Code: gqlsync runs Lambda functions only as local Python handlers: "
+            "pass --lambda notes-fn=path/to/handler.py:function") in found
+    handler = tmp_path / "fn.py"
+    handler.write_text("def handler(event, context):\n    return None\n")
+    result = run(tmp_path, template, lambdas={"notes-fn": f"{handler}:handler"})
+    assert result.notes == ["NotesFn (AWS::Lambda::Function) runs as the local handler lambdas/fn.py:handler; its "
+                            "code, runtime and settings in the template are not used"]
+
+
+def test_a_lambda_option_that_matches_nothing_is_an_error(tmp_path: Path) -> None:
+    handler = tmp_path / "fn.py"
+    handler.write_text("def handler(event, context):\n    return None\n")
+    assert problems(tmp_path, write(tmp_path, "api.json", api_template()), lambdas={"typo": f"{handler}:handler"}) \
+        == [f"--lambda typo={handler}:handler: the templates call no Lambda function typo (they call: none)"]
+
+
+def test_a_stack_that_nests_its_own_template_is_refused(tmp_path: Path) -> None:
+    template = api_template(Again={"Type": "AWS::CloudFormation::Stack",
+                                   "Properties": {"TemplateURL": "https://s3.amazonaws.com/b/api.json"}})
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        "Again (AWS::CloudFormation::Stack): its template api.json would contain itself"]

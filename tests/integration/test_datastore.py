@@ -19,18 +19,18 @@ from typing import Any
 import pytest
 
 from gqlsync.app import load_app
+from gqlsync.app.cloudformation import import_cloudformation
 from gqlsync.http import GqlsyncServer, ServerSettings
 from gqlsync.http.tls import ensure_local_certificate
 from tests.datastore import Device, generate_models
-from tests.helpers import ROOT, unique_prefix, with_table_prefix
-from tests.integration.test_amplify_sync import KEY as GENERATED_KEY
-from tests.integration.test_amplify_sync import generate
+from tests.helpers import ROOT, amplify_transform, unique_prefix, with_table_prefix
 from tests.live import live_server
 from tests.relay import Relay
 
 pytestmark = pytest.mark.integration
 TODO_APP = ROOT / "examples" / "todo-offline"
 TODO_KEY = "da2-gqlsynctodoofflinedevkey1"
+GENERATED_KEY = "da2-datastoretestkey00000001"
 
 
 class ServerClock:
@@ -78,7 +78,12 @@ def todo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def optimistic_app(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(tmp_path_factory.mktemp("optimistic"), "OPTIMISTIC_CONCURRENCY")
+    """The transformer's Todo API with OPTIMISTIC_CONCURRENCY, imported as it is."""
+    out = tmp_path_factory.mktemp("optimistic")
+    templates = amplify_transform(ROOT / "tests" / "amplify" / "todo" / "schema.graphql", out / "cdk", {
+        "project": {"ConflictDetection": "VERSION", "ConflictHandler": "OPTIMISTIC_CONCURRENCY"}})
+    import_cloudformation(templates, out / "cdk", out / "app", api_key=GENERATED_KEY)
+    return out / "app"
 
 
 @pytest.fixture

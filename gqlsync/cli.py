@@ -90,6 +90,11 @@ def dev(
         help="Use this DynamoDB (e.g. DynamoDB Local, http://localhost:8000) instead of the embedded one.")] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="Where the embedded DynamoDB keeps its data (default: APP_DIR/.gqlsync/dynamodb).")] = None,
+    search_endpoint: Annotated[str | None, typer.Option(
+        help="Send the app's search data sources to this OpenSearch/Elasticsearch cluster instead of the embedded "
+             "engine.", envvar="GQLSYNC_SEARCH_ENDPOINT")] = None,
+    search_data_dir: Annotated[Path | None, typer.Option(
+        help="Where the embedded search engine keeps its indices (default: APP_DIR/.gqlsync/search).")] = None,
     redis_url: Annotated[str | None, typer.Option(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
@@ -101,7 +106,8 @@ def dev(
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
 ) -> None:
-    """Serve an app for development: embedded DynamoDB kept on disk, tables created from the manifest."""
+    """Serve an app for development: embedded DynamoDB and search engine kept on disk, tables created from the
+    manifest."""
     from gqlsync.http import ServerSettings
     from gqlsync.realtime.connection import RealtimeLimits
 
@@ -111,6 +117,8 @@ def dev(
                   "(or give --dynamodb-endpoint to use another DynamoDB)", style="red", markup=False)
         raise typer.Exit(2)
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, embedded_dynamodb_dir=embedded,
+                              search_endpoint=search_endpoint,
+                              embedded_search_dir=search_data_dir or app_dir / ".gqlsync" / "search",
                               create_tables=True, region=region, dev=True, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
@@ -123,6 +131,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", envvar="GQLSYNC_PORT")] = 4000,
     dynamodb_endpoint: Annotated[str | None, typer.Option(help="DynamoDB endpoint override.",
                                                           envvar="GQLSYNC_DYNAMODB_ENDPOINT")] = None,
+    search_endpoint: Annotated[str | None, typer.Option(
+        help="Send every search data source to this OpenSearch/Elasticsearch cluster (default: each one's own "
+             "config.endpoint).", envvar="GQLSYNC_SEARCH_ENDPOINT")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
     create_tables: Annotated[bool, typer.Option(help="Create the manifest's tables if missing.")] = False,
     redis_url: Annotated[str | None, typer.Option(
@@ -139,8 +150,9 @@ def serve(
     from gqlsync.http import ServerSettings
     from gqlsync.realtime.connection import RealtimeLimits
 
-    settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=create_tables, region=region,
-                              redis_url=redis_url, realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
+    settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, search_endpoint=search_endpoint,
+                              create_tables=create_tables, region=region, redis_url=redis_url,
+                              realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 

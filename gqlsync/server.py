@@ -16,6 +16,7 @@ from gqlsync.auth.authenticator import AuthConfigError
 from gqlsync.auth.directives import AuthRules
 from gqlsync.datasources import AwsSettings, ClientProvider
 from gqlsync.datasources.dynamodb.tables import ensure_tables
+from gqlsync.datasources.search import SearchDataSource
 from gqlsync.engine.api import ApiVersion, build_api
 from gqlsync.observe import Metrics
 from gqlsync.realtime import RealtimeHub
@@ -31,6 +32,10 @@ class ServerSettings:
 
     dynamodb_endpoint: str | None = None
     embedded_dynamodb_dir: Path | None = None
+    #: Where every search data source's requests go (a cluster); else, with `embedded_search_dir`, the embedded
+    #: engine serves them (started only when the app has search data sources), else each source's own endpoint.
+    search_endpoint: str | None = None
+    embedded_search_dir: Path | None = None
     create_tables: bool = False
     region: str | None = None
     dev: bool = False
@@ -74,13 +79,15 @@ class GqlsyncServer:
         self.app = source if isinstance(source, App) else load_app(source)
         self.metrics = Metrics()
         s = self.settings
-        self.clients = ClientProvider(AwsSettings(dynamodb_endpoint=s.dynamodb_endpoint) if s.region is None else
-                                      AwsSettings(region=s.region, dynamodb_endpoint=s.dynamodb_endpoint))
+        endpoints: dict[str, Any] = {"dynamodb_endpoint": s.dynamodb_endpoint, "search_endpoint": s.search_endpoint}
+        self.clients = ClientProvider(AwsSettings(**endpoints) if s.region is None else
+                                      AwsSettings(region=s.region, **endpoints))
         self.hub = RealtimeHub(_broker(s))
         self.apis = ApiRegistry()
         self.api_id = self.app.name
         self.apis.install(build_served(self.app, self.clients, self.metrics, self.hub))
         self._embedded: Any = None
+        self._embedded_search: Any = None
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -129,6 +136,7 @@ class GqlsyncServer:
                 self._embedded = EmbeddedDynamoDB(self.settings.embedded_dynamodb_dir)
                 endpoint = await asyncio.to_thread(self._embedded.start)
                 self.clients.use_dynamodb_endpoint(endpoint)
+            await self._start_embedded_search()
             tables = self._tables()
             if self.settings.create_tables and tables:
                 client = await self.clients.aws("dynamodb")
@@ -147,7 +155,22 @@ class GqlsyncServer:
             if self._embedded is not None:
                 await asyncio.to_thread(self._embedded.stop)
                 self._embedded = None
+            if self._embedded_search is not None:
+                await asyncio.to_thread(self._embedded_search.stop)
+                self._embedded_search = None
             self._started = False
+
+    async def _start_embedded_search(self) -> None:
+        """The embedded search engine, when the app has search data sources and no cluster is given for them."""
+        s = self.settings
+        sources = [ds for served in self.apis.all() for ds in served.api.data_sources.values()]
+        if s.search_endpoint is not None or s.embedded_search_dir is None or not any(
+                isinstance(ds, SearchDataSource) for ds in sources):
+            return
+        from gqlsync.embedded.search import EmbeddedSearch
+
+        self._embedded_search = EmbeddedSearch(s.embedded_search_dir)
+        self.clients.use_search_endpoint(await asyncio.to_thread(self._embedded_search.start))
 
     @property
     def started(self) -> bool:

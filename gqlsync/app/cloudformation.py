@@ -55,7 +55,17 @@ _USER_POOL_ID = re.compile(r"^([a-z]{2}(?:-[a-z]+)+-\d)_[0-9A-Za-z]+$")
 #: Values that mean a setting is off (so leaving it out changes nothing).
 _OFF: tuple[Any, ...] = (None, False, 0, "false", "", "DISABLED", [], {})
 _LAMBDA_ARN = re.compile(r"^arn:[^:]*:lambda:[^:]*:[^:]*:function:([^:]+)")
-_SERVED_DATA_SOURCES = ("AMAZON_DYNAMODB", "AWS_LAMBDA", "HTTP", "NONE")
+_SERVED_DATA_SOURCES = ("AMAZON_DYNAMODB", "AWS_LAMBDA", "HTTP", "NONE", "AMAZON_OPENSEARCH_SERVICE",
+                        "AMAZON_ELASTICSEARCH")
+#: Search domains: deployed by AWS; gqlsync's own endpoint (the embedded engine, --search-endpoint) stands in.
+_SEARCH_DOMAINS = ("AWS::Elasticsearch::Domain", "AWS::OpenSearchService::Domain")
+_SEARCH_CONFIGS = ("OpenSearchServiceConfig", "ElasticsearchConfig")
+_DOMAIN = ("the search domain is deployed by AWS; its data source uses gqlsync's search endpoint instead (`gqlsync "
+           "dev`: the embedded engine; `gqlsync serve --search-endpoint URL`: a cluster)")
+#: Amplify's @searchable streaming function (DynamoDB stream -> index): known by the endpoint it is given.
+_STREAMING_ENV = "OPENSEARCH_ENDPOINT"
+_STREAMING = ("Amplify's DynamoDB-to-OpenSearch streaming function is not run: documents reach the index only as the "
+              "app's resolvers or a `_bulk` load write them")
 _APPSYNC_JS = "APPSYNC_JS code: gqlsync serves VTL mapping templates only"
 _BATCHING = "batched Lambda invocation (BatchInvoke with a batch size) is not supported"
 
@@ -129,10 +139,10 @@ RESOURCE_TYPES: dict[str, _Handling] = {
     "AWS::AppSync::DataSource": _Handling(
         carried=_paths("Name Type Description DynamoDBConfig.TableName DynamoDBConfig.AwsRegion "
                        "DynamoDBConfig.Versioned DynamoDBConfig.UseCallerCredentials DynamoDBConfig.DeltaSyncConfig "
-                       "LambdaConfig.LambdaFunctionArn HttpConfig.Endpoint"),
+                       "LambdaConfig.LambdaFunctionArn HttpConfig.Endpoint OpenSearchServiceConfig.Endpoint "
+                       "OpenSearchServiceConfig.AwsRegion ElasticsearchConfig.Endpoint ElasticsearchConfig.AwsRegion"),
         # the configs of data-source types gqlsync does not serve: the Type check refuses those data sources
-        ignored=_paths("ApiId ServiceRoleArn MetricsConfig OpenSearchServiceConfig ElasticsearchConfig "
-                       "RelationalDatabaseConfig EventBridgeConfig"),
+        ignored=_paths("ApiId ServiceRoleArn MetricsConfig RelationalDatabaseConfig EventBridgeConfig"),
         refused={"HttpConfig.AuthorizationConfig": _Rule("signing HTTP requests (AWS_IAM) is not supported: gqlsync "
                                                          "would send them unsigned")}),
     "AWS::AppSync::FunctionConfiguration": _Handling(
@@ -154,6 +164,10 @@ RESOURCE_TYPES: dict[str, _Handling] = {
     "AWS::CloudFormation::Stack": _Handling(carried=_paths("TemplateURL Parameters"),
                                             ignored=_paths("NotificationARNs TimeoutInMinutes Tags")),
     "AWS::Lambda::Function": _Handling(by_handler=True),
+    "AWS::Elasticsearch::Domain": _Handling(left_out=_DOMAIN, note=True),
+    "AWS::OpenSearchService::Domain": _Handling(left_out=_DOMAIN, note=True),
+    "AWS::Lambda::EventSourceMapping": _Handling(left_out="event source mappings (DynamoDB stream -> Lambda) are not "
+                                                          "run", note=True),
     "AWS::AppSync::ApiCache": _Handling(left_out="gqlsync does not cache resolver results: every request runs the "
                                                  "resolver, as with caching off", note=True),
     "AWS::IAM::Role": _Handling(left_out=_NO_IAM),
@@ -503,6 +517,10 @@ class _Importer(_Findings):
                 self.fail(res, path, "import-cfn does not carry this property over, and gqlsync would not honour it")
 
     def lambda_function(self, res: Resource) -> None:
+        env = ((res.raw.get("Environment") or {}).get("Variables") or {})
+        if _STREAMING_ENV in env and self._names_domain(env[_STREAMING_ENV], res):
+            self.notes.append(f"{res.label} is left out: {_STREAMING}")
+            return
         try:
             arn = str(self.stacks.get_att(res.logical_id, "Arn", res.template))
         except UnresolvableError as exc:
@@ -582,6 +600,8 @@ class _Importer(_Findings):
                 entry["config"] = self.dynamodb_config(res)
             elif p["Type"] == "HTTP":
                 entry["config"] = {"endpoint": (p.get("HttpConfig") or {}).get("Endpoint")}
+            elif p["Type"] in ("AMAZON_OPENSEARCH_SERVICE", "AMAZON_ELASTICSEARCH"):
+                entry["config"] = self.search_config(res)
             elif p["Type"] == "AWS_LAMBDA":
                 arn = (p.get("LambdaConfig") or {}).get("LambdaFunctionArn")
                 handler = self.handlers.handler(str(arn))
@@ -594,6 +614,32 @@ class _Importer(_Findings):
                 entry["description"] = str(p["Description"])
             out[str(p.get("Name"))] = entry
         return out
+
+    def _names_domain(self, raw: Any, res: Resource) -> bool:
+        """Does the template expression `raw` read an attribute of a search domain in the templates?"""
+        if isinstance(raw, list):
+            return any(self._names_domain(v, res) for v in raw)
+        if not isinstance(raw, dict):
+            return False
+        att = raw.get("Fn::GetAtt")
+        if att is not None:
+            lid = att[0] if isinstance(att, list) else str(att).split(".", 1)[0]
+            target = res.template.resources.get(str(lid))
+            return target is not None and target.type in _SEARCH_DOMAINS
+        return any(self._names_domain(v, res) for v in raw.values())
+
+    def search_config(self, res: Resource) -> dict[str, Any]:
+        """A search data source's endpoint and region; a domain the templates deploy has no endpoint here: the
+        server's search endpoint serves it (the embedded engine, --search-endpoint)."""
+        key = next((k for k in _SEARCH_CONFIGS if k in res.props), _SEARCH_CONFIGS[0])
+        cfg, raw = res.props.get(key) or {}, res.raw.get(key) or {}
+        if self._names_domain(raw.get("Endpoint"), res) or not cfg.get("Endpoint"):
+            self.notes.append(f"{res.label}: {_DOMAIN}")
+            return {}
+        config: dict[str, Any] = {"endpoint": str(cfg["Endpoint"])}
+        if cfg.get("AwsRegion") and not self._names_domain(raw.get("AwsRegion"), res):
+            config["region"] = str(cfg["AwsRegion"])
+        return config
 
     def dynamodb_config(self, res: Resource) -> dict[str, Any]:
         ddb = res.props.get("DynamoDBConfig") or {}

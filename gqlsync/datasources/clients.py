@@ -35,6 +35,8 @@ class AwsSettings:
 
     region: str = field(default_factory=_default_region)
     dynamodb_endpoint: str | None = None
+    #: Where every search data source's requests go instead of its own cluster (the embedded engine, a test's).
+    search_endpoint: str | None = None
     connect_timeout: float = 2.0
     read_timeout: float = 10.0
     max_attempts: int = 3
@@ -56,6 +58,10 @@ class ClientProvider:
         """Send DynamoDB calls to `endpoint` from now on (the embedded store's port is known only once it runs);
         clients made for the previous endpoint are kept until `close`."""
         self.settings = dataclasses.replace(self.settings, dynamodb_endpoint=endpoint)
+
+    def use_search_endpoint(self, endpoint: str) -> None:
+        """Send every search data source's requests to `endpoint` (the embedded engine, once it runs)."""
+        self.settings = dataclasses.replace(self.settings, search_endpoint=endpoint)
 
     @staticmethod
     def _local_credentials(endpoint: str | None) -> bool:

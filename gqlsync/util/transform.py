@@ -132,53 +132,68 @@ def dynamodb_expression(spec: Any) -> dict[str, Any] | None:
     return builder.document(expression)
 
 
-def _es_field(field: str, cond: dict[str, Any]) -> list[dict[str, Any]]:
+def _all(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    return clauses[0] if len(clauses) == 1 else {"bool": {"must": clauses}}
+
+
+def _es_condition(field: str, op: str, arg: Any) -> dict[str, Any]:
+    """One `field: {op: arg}` of an Amplify @searchable filter, as AppSync's toElasticsearchQueryDSL writes it."""
+    if op == "eq":
+        return {"term": {field: arg}}
+    if op == "ne":
+        return {"bool": {"must_not": _es_condition(field, "eq", arg)}}
+    if op in ("match", "wildcard", "regexp"):
+        return {op: {field: arg}}
+    if op in ("matchPhrase", "matchPhrasePrefix"):
+        return {"match_phrase" if op == "matchPhrase" else "match_phrase_prefix": {field: arg}}
+    if op == "multiMatch":
+        return {"multi_match": {"query": arg, "fields": [field]}}
+    if op == "exists":
+        if not isinstance(arg, bool):
+            raise ValueError(f"exists on {field!r} takes a boolean, got {arg!r}")
+        exists = {"exists": {"field": field}}
+        return exists if arg else {"bool": {"must_not": exists}}
+    if op in ("gt", "gte", "lt", "lte"):
+        return {"range": {field: {op: arg}}}
+    if op == "range":
+        if not isinstance(arg, list) or len(arg) != 2:
+            raise ValueError(f"range on {field!r} takes [from, to], got {arg!r}")
+        return {"range": {field: {"gte": arg[0], "lte": arg[1]}}}
+    raise ValueError(f"unsupported search filter operator {op!r} on {field!r}")
+
+
+def _es_clauses(spec: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
-    for op, arg in cond.items():
-        if op == "eq":
-            out.append({"term": {field: arg}})
-        elif op == "ne":
-            out.append({"bool": {"must_not": {"term": {field: arg}}}})
-        elif op == "match":
-            out.append({"match": {field: arg}})
-        elif op == "matchPhrase":
-            out.append({"match_phrase": {field: arg}})
-        elif op == "matchPhrasePrefix":
-            out.append({"match_phrase_prefix": {field: arg}})
-        elif op == "multiMatch":
-            out.append({"multi_match": {**(arg or {}), "fields": [field]}})
-        elif op == "exists":
-            q: dict[str, Any] = {"exists": {"field": field}}
-            out.append(q if arg else {"bool": {"must_not": q}})
-        elif op == "wildcard":
-            out.append({"wildcard": {field: arg}})
-        elif op == "regexp":
-            out.append({"regexp": {field: arg}})
-        elif op == "range":
-            out.append({"range": {field: {"gte": arg[0], "lte": arg[1]}}})
-        elif op in ("gt", "gte", "lt", "lte"):
-            out.append({"range": {field: {op: arg}}})
+    for key, value in spec.items():
+        if value is None:
+            continue
+        if key in ("and", "or"):
+            parts = [_all(_es_clauses(v)) for v in value or [] if v]
+            if parts:
+                out.append({"bool": {"must": parts}} if key == "and" else
+                           {"bool": {"should": parts, "minimum_should_match": 1}})
+        elif key == "not":
+            out.append({"bool": {"must_not": _all(_es_clauses(value))}})
+        elif isinstance(value, dict):
+            conditions = [_es_condition(key, op, arg) for op, arg in value.items() if arg is not None]
+            if conditions:
+                out.append({"bool": {"must": conditions}})  # each field's conditions, as AppSync's example has them
         else:
-            raise ValueError(f"unsupported search filter operator {op!r} on {field!r}")
+            raise ValueError(f"the filter on {key!r} must be an object of operators, got {value!r}")
     return out
 
 
-def elasticsearch_query(spec: Any) -> dict[str, Any]:
-    must: list[dict[str, Any]] = []
-    for key, cond in (spec or {}).items():
-        if cond is None:
-            continue
-        if key == "and":
-            must.append({"bool": {"must": [elasticsearch_query(c) for c in cond]}})
-        elif key == "or":
-            must.append({"bool": {"should": [elasticsearch_query(c) for c in cond]}})
-        elif key == "not":
-            must.append({"bool": {"must_not": elasticsearch_query(cond)}})
-        else:
-            must.append({"bool": {"must": _es_field(key, cond)}})
-    if len(must) == 1:
-        return must[0]
-    return {"bool": {"must": must}}
+def elasticsearch_query(spec: Any) -> dict[str, Any] | None:
+    """`toElasticsearchQueryDSL`: an Amplify @searchable filter (`field: {eq, ne, gt, ..., match, matchPhrase,
+    matchPhrasePrefix, multiMatch, exists, wildcard, regexp, range}`, `and`, `or`, `not`) as OpenSearch query DSL:
+    each field's conditions ANDed in a `bool.must`, fields ANDed, `or` as `bool.should` with minimum_should_match 1,
+    `not` as `bool.must_not`, `eq` a `term` (AppSync's documented example). None for an empty filter."""
+    if not spec:
+        return None
+    if not isinstance(spec, dict):
+        raise ValueError(f"a search filter must be an object, got {spec!r}")
+    clauses = _es_clauses(spec)
+    return _all(clauses) if clauses else None
 
 
 def subscription_filter(spec: Any, ignored_fields: Any = None, rules: Any = None) -> dict[str, Any]:
@@ -198,8 +213,11 @@ class TransformUtil:
     def toDynamoDBConditionExpression(self, spec: Any) -> dict[str, Any] | None:  # noqa: N802
         return dynamodb_expression(spec)
 
-    def toElasticsearchQueryDSL(self, spec: Any) -> dict[str, Any]:  # noqa: N802
-        return elasticsearch_query(spec)
+    def toElasticsearchQueryDSL(self, spec: Any) -> dict[str, Any] | None:  # noqa: N802
+        try:
+            return elasticsearch_query(spec)
+        except ValueError as exc:
+            raise ResolverError(f"Invalid search filter: {exc}", "MappingTemplate") from None
 
     def toSubscriptionFilter(self, spec: Any, ignored_fields: Any = None, rules: Any = None) -> dict[str, Any]:  # noqa: N802
         return subscription_filter(spec, ignored_fields, rules)

@@ -163,3 +163,21 @@ def test_util_core_with_another_runtimes_stringify() -> None:
     assert util.time.epochMilliSecondsToSeconds(1500) == 1
     assert util.dynamodb.toDynamoDB([1]) == {"L": [{"N": 1}]}
     assert not hasattr(util, "toJson") and not hasattr(util, "qr")  # VTL's, not the core's
+
+
+def test_search_filters_become_query_dsl() -> None:
+    dsl = TransformUtil().toElasticsearchQueryDSL
+    assert dsl({"or": [{"city": {"eq": "berlin"}}, {"attendees": {"gt": 10}}], "not": {"online": {"eq": True}}}) == {
+        "bool": {"must": [
+            {"bool": {"should": [{"bool": {"must": [{"term": {"city": "berlin"}}]}},
+                                 {"bool": {"must": [{"range": {"attendees": {"gt": 10}}}]}}],
+                      "minimum_should_match": 1}},
+            {"bool": {"must_not": {"bool": {"must": [{"term": {"online": True}}]}}}}]}}
+    assert dsl({"name": {"matchPhrasePrefix": "launch pa", "exists": False}}) == {"bool": {"must": [
+        {"match_phrase_prefix": {"name": "launch pa"}}, {"bool": {"must_not": {"exists": {"field": "name"}}}}]}}
+    assert dsl({"name": {"multiMatch": "launch"}}) == {"bool": {"must": [
+        {"multi_match": {"query": "launch", "fields": ["name"]}}]}}
+    assert dsl({}) is None and dsl(None) is None
+    for bad in ({"name": {"startsWith": "x"}}, {"price": {"range": [1]}}, {"name": "x"}):
+        with pytest.raises(ResolverError, match="Invalid search filter"):
+            dsl(bad)

@@ -68,7 +68,7 @@ class TransformUtil:
         return self.toDynamoDBFilterExpression(spec)
 
     def toElasticsearchQueryDSL(self, spec: Any) -> str:  # noqa: N802
-        return dumps(core_transform.elasticsearch_query(spec))
+        return dumps(core_transform.TransformUtil().toElasticsearchQueryDSL(spec))
 
     def toSubscriptionFilter(self, spec: Any, ignored_fields: Any = None, rules: Any = None) -> dict[str, Any]:  # noqa: N802
         return core_transform.subscription_filter(spec, ignored_fields, rules)

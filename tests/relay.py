@@ -15,6 +15,8 @@ class Relay:
         self.target_port = target_port
         self.port = free_port()
         self.online = True
+        #: Accept connections but never answer (a cluster that hangs), until cleared.
+        self.stalled = False
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.StreamWriter] = set()
 
@@ -41,6 +43,10 @@ class Relay:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.online:
             writer.transport.abort()
+            return
+        if self.stalled:
+            self._pipes.add(writer)
+            await reader.read()  # hold it open, answer nothing
             return
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)

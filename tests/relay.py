@@ -33,12 +33,20 @@ class Relay:
     def cut(self) -> None:
         """Go offline: every open connection is dropped and new ones are refused until `restore()`."""
         self.online = False
+        self.stalled = False
         for writer in list(self._pipes):
             writer.transport.abort()
         self._pipes.clear()
 
     def restore(self) -> None:
         self.online = True
+        self.stalled = False
+
+    def stall(self) -> None:
+        """A peer that hangs: open connections are dropped, new ones are accepted and never answered."""
+        self.cut()
+        self.online = True
+        self.stalled = True
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if not self.online:

@@ -57,6 +57,7 @@ async def c(app_dir: Path, dynamodb_endpoint: str, tmp_path: Path) -> AsyncItera
     server = GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True,
                                                embedded_search_dir=tmp_path / "search"))
     async with GraphQLClient(server, api_key=KEY) as client:
+        await server.start()
         endpoint = server.clients.settings.search_endpoint
         assert endpoint and endpoint.startswith("http://127.0.0.1:")
         search = AsyncOpenSearch(hosts=[endpoint])

@@ -429,6 +429,8 @@ class SearchEngine:
                         store = existing or self._auto_create(name)
                         stack.enter_context(store.transaction())
                         open_tx[name] = store
+                        if existing is not None:
+                            store.prefetch([m["_id"] for _, m, _ in ops if m["_index"] == name and m.get("_id")])
                     result = self._bulk_item(store, action, meta, source)
                     item = result.body()
                     item["status"] = result.status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -257,6 +258,8 @@ class Searcher:
             node = self.comp.compile(body.get("query"), scores_wanted)
             post = self.comp.compile(body["post_filter"], False) if body.get("post_filter") else None
             score_sql = (node.score or "0.0") if scores_wanted else "NULL"
+            if not re.fullmatch(r"[0-9.e+-]+|NULL", score_sql):
+                score_sql = f"gq_f32({score_sql})"  # Lucene's scores are floats: sort and search_after on those
             joins = set(node.joins) if scores_wanted else set()
             where = [node.pred]
             if min_score is not None:
@@ -333,12 +336,17 @@ class Searcher:
               after: list[Any] | None) -> list[tuple[Any, ...]]:
         cols = ", ".join(f"{score_sql if k.is_score else k.expr} AS k{i}" for i, k in enumerate(keys))
         order = []
+        constant_score = re.fullmatch(r"[0-9.e+-]+|NULL", score_sql) is not None
         for i, k in enumerate(keys):
+            if k.is_score and constant_score:
+                continue  # every hit has the same score: the order is the tie-break's (doc order)
             if k.nullable:
                 order.append(f"(k{i} IS NULL) {'DESC' if k.missing_first else 'ASC'}")
             order.append(f"k{i} {'DESC' if k.desc else 'ASC'}")
         order.append("rid ASC")
         inner = f"SELECT d.rid AS rid, {score_sql} AS score, {cols} FROM docs d{join_sql} WHERE {where_sql}"
+        if where_sql == "(1)" and after is None and len(order) == 1:
+            inner = f"SELECT d.rid AS rid, {score_sql} AS score, {cols} FROM docs d"
         with_sql = self.comp.with_clause()
         if after is None:
             sql = f"{with_sql}{inner} ORDER BY {', '.join(order)} LIMIT {size} OFFSET {offset}"

@@ -156,11 +156,12 @@ class IndexStore:
         """Give every mapped field an id; create the FTS5 tables of new text fields."""
         for f in self.mapping.iter_fields():
             if f.path in self.fids:
+                f.fid = self.fids[f.path]
                 continue
             cur = self.conn.execute("INSERT INTO fields(path, type) VALUES (?, ?)", (f.path, f.type))
             fid = cur.lastrowid
             assert fid is not None
-            self.fids[f.path] = fid
+            self.fids[f.path] = f.fid = fid
             if f.type == "text":
                 self.conn.execute(f'CREATE VIRTUAL TABLE t{fid} USING fts5(body, tokenize="{TOKENIZER}")')
                 self.conn.execute(f"CREATE VIRTUAL TABLE t{fid}_i USING fts5vocab(t{fid}, 'instance')")
@@ -200,6 +201,7 @@ class IndexStore:
         self.settings = orjson.loads(meta["settings"])
         self.seq_no = int(meta.get("seq_no", "-1"))
         self.fids = dict(self.conn.execute("SELECT path, id FROM fields").fetchall())
+        self._sync_fields()
         self.next_rid = (self.conn.execute("SELECT max(rid) FROM docs").fetchone()[0] or 0) + 1
 
     def _set_meta(self, key: str, value: str) -> None:
@@ -217,10 +219,26 @@ class IndexStore:
             self._mapping_dirty = True
 
     # -- documents (call inside transaction())
+    def prefetch(self, doc_ids: list[str]) -> None:
+        """Look up which of a bulk's ids exist, in a few queries instead of one per document."""
+        p = self._pending
+        assert p is not None
+        wanted = [i for i in dict.fromkeys(doc_ids) if i not in p.ids]
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            for d in chunk:
+                p.known[d] = None
+            for row in self.conn.execute(f"SELECT id, rid, version, seq_no, source FROM docs WHERE id IN "
+                                         f"({', '.join('?' * len(chunk))})", chunk):
+                p.known[row[0]] = DocState(*row[1:])
+
     def current(self, doc_id: str) -> DocState | None:
         pending = self._pending
-        if pending is not None and doc_id in pending.ids:
-            self._flush()
+        if pending is not None:
+            if doc_id in pending.ids:
+                self._flush()
+            elif doc_id in pending.known:
+                return pending.known.pop(doc_id)
         row = self.conn.execute("SELECT rid, version, seq_no, source FROM docs WHERE id = ?", (doc_id,)).fetchone()
         return DocState(*row) if row else None
 
@@ -273,26 +291,23 @@ class IndexStore:
         assert p is not None, "writes run inside transaction()"
         p.ids.add(doc_id)
         p.docs.append((rid, doc_id, orjson.dumps(source).decode(), version, self.seq_no))
-        texts: dict[int, list[str]] = defaultdict(list)
-        kw: set[tuple[int, Any]] = set()
-        num: set[tuple[int, Any]] = set()
-        fids = self.fids
+        texts: dict[int, list[str]] = {}
+        seen: set[tuple[int, Any]] = set()
+        counts: dict[int, int] = {}
+        kw_rows, num_rows = p.kw, p.num
         for f, v in values:
-            fid = fids[f.path]
-            if f.type == "text":
-                texts[fid].append(v)
-            elif f.type == "keyword":
-                kw.add((fid, v))
-            else:
-                num.add((fid, v))
+            fid = f.fid
+            t = f.type
+            if t == "text":
+                texts.setdefault(fid, []).append(v)
+                continue
+            key = (fid, v)
+            if key in seen:  # a value repeated in an array is indexed once
+                continue
+            seen.add(key)
+            (kw_rows if t == "keyword" else num_rows).append((fid, v, rid))
+            counts[fid] = counts.get(fid, 0) + 1
         stats = p.stats
-        counts: dict[int, int] = defaultdict(int)
-        for fid, v in kw:
-            p.kw.append((fid, v, rid))
-            counts[fid] += 1
-        for fid, v in num:
-            p.num.append((fid, v, rid))
-            counts[fid] += 1
         for fid, n in counts.items():
             s = stats[fid]
             s[0] += 1
@@ -352,7 +367,9 @@ class IndexStore:
             conn.executemany("INSERT INTO stats(field, docs, tokens) VALUES (?, ?, ?) ON CONFLICT(field) DO UPDATE "
                              "SET docs = docs + excluded.docs, tokens = tokens + excluded.tokens",
                              [(fid, s[0], s[1]) for fid, s in p.stats.items()])
-        self._pending = _Pending()
+        fresh = _Pending()
+        fresh.known = p.known
+        self._pending = fresh
 
     # -- reads
     def get(self, doc_id: str) -> DocState | None:
@@ -382,3 +399,4 @@ class _Pending:
         self.present: list[tuple[int, int, int, int]] = []
         self.fts: dict[int, list[tuple[int, str]]] = defaultdict(list)
         self.stats: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        self.known: dict[str, DocState | None] = {}  # prefetched state of ids not written yet

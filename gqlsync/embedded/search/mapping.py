@@ -441,7 +441,7 @@ class Mapping:
                                      "Use the index API request parameters.")
             prop = node.properties.get(key)
             if prop.__class__ is Field and value.__class__ is not list and value is not None:
-                self._leaf_values(prop, value, out)  # type: ignore[arg-type]
+                self._leaf_values(prop, value, out)
                 continue
             if prop is None:
                 prop = self._lookup(node, key, staged)

@@ -258,9 +258,11 @@ class Compiler:
         required = 0 if msm_spec is None else min_should_match(len(should), msm_spec)
         if should and not (must or filters):
             required = max(required, 1)  # without required clauses, one optional clause must match
+        if not (must or should or filters or must_not):
+            return self.match_all({"boost": spec.get("boost", 1.0)}, scoring_ctx)  # an empty bool matches all
         preds = [n.pred for n in must + filters] + [f"NOT ({n.pred})" for n in must_not]
-        if should and required > len(should):
-            return MATCH_NONE
+        if required > len(should):
+            return MATCH_NONE  # Lucene: fewer optional clauses than minimum_should_match
         if should and required == 1:
             preds.append("(" + " OR ".join(n.pred for n in should) + ")")
         elif should and required > 1:

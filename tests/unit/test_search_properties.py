@@ -1,7 +1,8 @@
 """Properties: for random documents and random filters the engine's hits equal a plain Python filter.
 
 Queries are built from term/terms/range/exists/bool (with minimum_should_match); sorts by a field
-with missing values, paged with search_after, must list every document once in Python's order.
+with missing and (sometimes) several values, paged with search_after or from/size, must list every
+document once in Python's order; terms aggregation counts agree with Python's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ MAPPING = {"properties": {"kw": {"type": "keyword"}, "n": {"type": "long"}, "fla
 
 doc_strategy = st.fixed_dictionaries({}, optional={
     "kw": st.one_of(st.sampled_from(KWS), st.lists(st.sampled_from(KWS), max_size=3)),
-    "n": st.integers(-5, 5),
+    "n": st.one_of(st.integers(-5, 5), st.lists(st.integers(-5, 5), max_size=3)),
     "flag": st.booleans(),
     "t": st.lists(st.sampled_from(["red", "green", "blue"]), min_size=0, max_size=3).map(" ".join),
 })
@@ -115,9 +116,9 @@ def test_hits_equal_a_python_filter(docs: list[dict[str, Any]], query: dict[str,
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=st.lists(doc_strategy, max_size=12), desc=st.booleans(), page=st.integers(1, 4),
-       query=leaf_queries())
+       query=leaf_queries(), offset=st.integers(0, 3))
 def test_sort_with_search_after_pages_through_python_order(docs: list[dict[str, Any]], desc: bool, page: int,
-                                                            query: dict[str, Any]) -> None:
+                                                            query: dict[str, Any], offset: int) -> None:
     engine = engine_with(docs)
     selected = [(f"{i:03d}", d) for i, d in enumerate(docs) if matches(query, d)]
 
@@ -138,6 +139,8 @@ def test_sort_with_search_after_pages_through_python_order(docs: list[dict[str, 
         seen += [h["_id"] for h in hits]
         body["search_after"] = hits[-1]["sort"]
     assert seen == expected
+    window = engine.search("p", {"query": query, "sort": body["sort"], "from": offset, "size": page})
+    assert [h["_id"] for h in window["hits"]["hits"]] == expected[offset:offset + page]
     # terms aggregation counts agree with Python too
     buckets = engine.search("p", {"query": query, "size": 0, "aggs": {"k": {"terms": {"field": "kw"}}}})
     counts: dict[str, int] = {}

@@ -275,13 +275,13 @@ class SearchAPI:
 
     # -- handlers: each returns (status, body)
     async def info(self, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.info()
+        return 200, await self.call(self.engine.info)
 
     async def health(self, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.health()
+        return 200, await self.call(self.engine.health)
 
     async def cat_indices(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        rows = self.engine.cat_indices()
+        rows = await self.call(self.engine.cat_indices)
         if index:
             names = {s.name for s in self.engine.resolve(index)}
             rows = [r for r in rows if r["index"] in names]
@@ -299,7 +299,7 @@ class SearchAPI:
         return (200 if ok else 404), {}
 
     async def get_index(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.get_index(index)
+        return 200, await self.call(self.engine.get_index, index)
 
     async def create_index(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.create_index, index, self.json(body))
@@ -308,19 +308,19 @@ class SearchAPI:
         return 200, await self.call(self.engine.delete_index, index)
 
     async def get_mapping(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.get_mapping(index)
+        return 200, await self.call(self.engine.get_mapping, index)
 
     async def put_mapping(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.put_mapping, index, self.json(body, required=True))
 
     async def get_settings(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.get_settings(index)
+        return 200, await self.call(self.engine.get_settings, index)
 
     async def put_settings(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.put_settings, index, self.json(body, required=True))
 
     async def refresh(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.refresh(index)
+        return 200, await self.call(self.engine.refresh, index)
 
     async def index_doc(self, index: str, doc_id: str | None = None, *, params: dict[str, str],
                         body: bytes) -> tuple[int, Any]:

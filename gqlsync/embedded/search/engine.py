@@ -27,6 +27,7 @@ from gqlsync.embedded.search.source_filter import filter_source, merge, source_p
 from gqlsync.embedded.search.store import PRIMARY_TERM, SHARDS, IndexStore, WriteResult
 
 VERSION = "2.17.0"
+_RAW = "\x00raw"  # a bulk item's source line, kept beside its parsed metadata
 LUCENE_VERSION = "9.11.1"
 _INVALID_NAME_CHARS = set('\\/*?"<>| ,#:')
 _STATIC_SETTINGS = {"number_of_shards", "codec", "routing_partition_size", "soft_deletes", "shard"}
@@ -241,12 +242,19 @@ class SearchEngine:
         return {"acknowledged": True}
 
     def get_index(self, expression: str) -> dict[str, Any]:
-        return {s.name: {"aliases": {}, "mappings": self._mapping_json(s), "settings": s.settings}
+        return {s.name: {"aliases": {}, "mappings": self._mapping_json(s), "settings": self._settings_json(s)}
                 for s in self.resolve(expression)}
 
     @staticmethod
+    def _settings_json(store: IndexStore) -> dict[str, Any]:
+        with store.lock:
+            copy: dict[str, Any] = orjson.loads(orjson.dumps(store.settings))
+            return copy
+
+    @staticmethod
     def _mapping_json(store: IndexStore) -> dict[str, Any]:
-        body = store.mapping.to_json()
+        with store.lock:
+            body = store.mapping.to_json()
         if not body.get("properties"):
             body.pop("properties", None)
         return body
@@ -260,7 +268,7 @@ class SearchEngine:
         return {"acknowledged": True}
 
     def get_settings(self, expression: str | None) -> dict[str, Any]:
-        return {s.name: {"settings": s.settings} for s in self.resolve(expression)}
+        return {s.name: {"settings": self._settings_json(s)} for s in self.resolve(expression)}
 
     def put_settings(self, expression: str | None, body: dict[str, Any]) -> dict[str, Any]:
         settings = _normalize_settings(body.get("settings", body) if isinstance(body, dict) else {})
@@ -455,7 +463,7 @@ class SearchEngine:
             check_doc_id(str(doc_id))
             op_type = meta.get("op_type", action)
             return store.index(str(doc_id), source, op_type=op_type, if_seq_no=if_seq_no,
-                               if_primary_term=if_primary_term)
+                               if_primary_term=if_primary_term, raw=meta.get(_RAW))
         if doc_id is None:
             raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;")
         if action == "delete":
@@ -505,6 +513,7 @@ class SearchEngine:
                     raise illegal("The bulk request must be terminated by a newline [\\n]")
                 try:
                     source = orjson.loads(lines[i])
+                    meta[_RAW] = lines[i].strip()  # stored as the _source, byte for byte
                 except orjson.JSONDecodeError:
                     source = None  # the item fails (mapper_parsing_exception), the others go on
             ops.append((action, meta, source))

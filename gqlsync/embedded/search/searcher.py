@@ -196,13 +196,13 @@ class Searcher:
         if mode == "sum":  # total() is 0.0 for no values: keep missing as NULL
             expr = (f"(SELECT CASE WHEN count(*) THEN total(v) END FROM {table} WHERE doc = d.rid AND field = "
                     f"{self.store.fids[f.path]})")
-        key = self._missing_key(expr, desc, missing, f.stores_numbers,
-                                float_type=f.type in FLOAT_TYPES or mode == "avg", convert=f.query_value)
+        sort_key = self._missing_key(expr, desc, missing, f.stores_numbers,
+                                     float_type=f.type in FLOAT_TYPES or mode == "avg", convert=f.query_value)
         fid = self.store.fids[f.path]
         docs, values = self.store.field_stats(fid)
         if missing == "_last" and docs == values and mode in ("min", "max"):
-            key.driver = (table, fid)  # one value per document: its index order is the sort order
-        return key
+            sort_key.driver = (table, fid)  # one value per document: its index order is the sort order
+        return sort_key
 
     def _missing_key(self, expr: str, desc: bool, missing: Any, numeric: bool, float_type: bool = False,
                      convert: Callable[[Any], Any] | None = None) -> SortKey:
@@ -232,6 +232,11 @@ class Searcher:
 
     # -- running
     def run(self) -> dict[str, Any]:
+        """The search response; the index's lock is held throughout (mapping, stats and rows stay consistent)."""
+        with self.store.lock:
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         started = time.perf_counter()
         self._merge_params()
         body = self.body

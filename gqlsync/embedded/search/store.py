@@ -40,7 +40,7 @@ from gqlsync.embedded.search.scoring import norm_length
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fields(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, type TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS docs(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS docs(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source BLOB NOT NULL,
                                 version INTEGER NOT NULL, seq_no INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kw(field INTEGER NOT NULL, v TEXT NOT NULL, doc INTEGER NOT NULL,
                               PRIMARY KEY(field, v, doc)) WITHOUT ROWID;
@@ -62,7 +62,7 @@ class DocState:
     rid: int
     version: int
     seq_no: int
-    source: str
+    source: bytes  # the document's JSON
 
 
 @dataclass
@@ -243,7 +243,8 @@ class IndexStore:
         return DocState(*row) if row else None
 
     def index(self, doc_id: str, source: dict[str, Any], *, op_type: str = "index", if_seq_no: int | None = None,
-              if_primary_term: int | None = None) -> WriteResult:
+              if_primary_term: int | None = None, raw: bytes | None = None) -> WriteResult:
+        """Index (create or replace) a document; `raw` is its JSON as received, stored as the _source."""
         values, grew = self.mapping.document_values(source)
         if grew:
             self._sync_fields()
@@ -259,7 +260,7 @@ class IndexStore:
         self.next_rid += 1
         self.seq_no += 1
         version = existing.version + 1 if existing else 1
-        self._add(rid, doc_id, source, version, values)
+        self._add(rid, doc_id, raw if raw is not None else orjson.dumps(source), version, values)
         return WriteResult(self.name, doc_id, "updated" if existing else "created", 200 if existing else 201,
                            version, self.seq_no)
 
@@ -285,12 +286,11 @@ class IndexStore:
                                                       f"[{if_primary_term}]. current document has seqNo "
                                                       f"[{existing.seq_no}] and primary term [{PRIMARY_TERM}]")
 
-    def _add(self, rid: int, doc_id: str, source: dict[str, Any], version: int,
-             values: list[tuple[Field, Any]]) -> None:
+    def _add(self, rid: int, doc_id: str, source: bytes, version: int, values: list[tuple[Field, Any]]) -> None:
         p = self._pending
         assert p is not None, "writes run inside transaction()"
         p.ids.add(doc_id)
-        p.docs.append((rid, doc_id, orjson.dumps(source).decode(), version, self.seq_no))
+        p.docs.append((rid, doc_id, source, version, self.seq_no))
         texts: dict[int, list[str]] = {}
         seen: set[tuple[int, Any]] = set()
         counts: dict[int, int] = {}
@@ -393,7 +393,7 @@ class _Pending:
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
-        self.docs: list[tuple[int, str, str, int, int]] = []
+        self.docs: list[tuple[int, str, bytes, int, int]] = []
         self.kw: list[tuple[int, Any, int]] = []
         self.num: list[tuple[int, Any, int]] = []
         self.present: list[tuple[int, int, int, int]] = []

@@ -223,3 +223,21 @@ async def test_data_is_durable_across_stop_and_start(tmp_path: Path) -> None:
         await client.close()
         second.stop()
     second.stop()  # idempotent
+
+
+async def test_msearch_and_analyze(osc: AsyncOpenSearch, esc: AsyncElasticsearch) -> None:
+    await osc.bulk(body=[{"index": {"_index": "ms", "_id": "1"}}, {"t": "Hello World"},
+                         {"index": {"_index": "ms", "_id": "2"}}, {"t": "other"}])
+    result = await osc.msearch(body=[{"index": "ms"}, {"query": {"match": {"t": "hello"}}},
+                                     {"index": "ms-missing"}, {"query": {"match_all": {}}},
+                                     {}, {"query": {"match_all": {}}, "size": 0}], index="ms")
+    first, missing, third = result["responses"]
+    assert [h["_id"] for h in first["hits"]["hits"]] == ["1"] and first["status"] == 200
+    assert missing["status"] == 404 and missing["error"]["type"] == "index_not_found_exception"
+    assert third["hits"]["total"]["value"] == 2
+    es_result = await esc.msearch(searches=[{"index": "ms"}, {"query": {"term": {"t.keyword": "other"}}}])
+    assert es_result["responses"][0]["hits"]["hits"][0]["_id"] == "2"
+    tokens = await osc.indices.analyze(body={"analyzer": "standard", "text": "The Quick-Brown fox's"})
+    assert [t["token"] for t in tokens["tokens"]] == ["the", "quick", "brown", "fox's"]
+    assert tokens["tokens"][1]["start_offset"] == 4
+    await osc.indices.delete(index="ms")

@@ -368,3 +368,13 @@ def test_mget(engine: SearchEngine) -> None:
     assert got["docs"][0]["_source"] == {"a": 1}
     assert got["docs"][1]["found"] is False
     assert got["docs"][2]["error"]["type"] == "index_not_found_exception"
+
+
+def test_fts_keeps_the_analyzers_tokens_whole(engine: SearchEngine) -> None:
+    """Tokens joined by ’ ⁄ · : and the like stay one term in the index, as the analyzer made them."""
+    text = "don’t 1⁄2 l·l a:b x_y U.S.A 3,5"
+    engine.index_doc("t", "1", {"t": text})
+    for token in tokenize(text):
+        assert ids(engine.search("t", {"query": {"term": {"t": token}}})) == ["1"], token
+        assert ids(engine.search("t", {"query": {"match_phrase": {"t": token}}})) == ["1"], token
+    assert engine.search("t", {"query": {"term": {"t": "don"}}})["hits"]["total"]["value"] == 0

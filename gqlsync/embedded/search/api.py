@@ -40,6 +40,8 @@ _SEARCH = _COMMON | {"q", "size", "from", "sort", "_source", "_source_includes",
                      "default_operator", "df", "analyzer", "lenient", "analyze_wildcard", "terminate_after",
                      "stored_fields", "docvalue_fields", "suggest_field", "min_score", "cancel_after_time_interval",
                      "phase_took", "include_named_queries_score", "search_pipeline"}
+_MSEARCH = _COMMON | {"max_concurrent_searches", "typed_keys", "rest_total_hits_as_int", "search_type",
+                      "ccs_minimize_roundtrips", "max_concurrent_shard_requests", "pre_filter_shard_size"}
 _UNSUPPORTED_PARAMS = {"scroll": "scroll searches", "pipeline": "ingest pipelines", "version": "external versioning",
                        "version_type": "external versioning", "stored_fields": "stored_fields",
                        "docvalue_fields": "docvalue_fields", "terminate_after": "terminate_after",
@@ -180,6 +182,8 @@ class SearchAPI:
                     "_search": {"GET": (self.search, _SEARCH), "POST": (self.search, _SEARCH)},
                     "_count": {"GET": (self.count, _SEARCH), "POST": (self.count, _SEARCH)},
                     "_mget": {"GET": (self.mget, _GET), "POST": (self.mget, _GET)},
+                    "_msearch": {"GET": (self.msearch, _MSEARCH), "POST": (self.msearch, _MSEARCH)},
+                    "_analyze": {"GET": (self.analyze, _COMMON), "POST": (self.analyze, _COMMON)},
                     "_mapping": {"GET": (self.get_mapping, _COMMON | {"local", "ignore_unavailable",
                                                                       "allow_no_indices", "expand_wildcards"})},
                     "_settings": {"GET": (self.get_settings, _COMMON | {"local", "include_defaults", "flat_settings",
@@ -222,6 +226,8 @@ class SearchAPI:
                 "_search": {"GET": (self.search, _SEARCH), "POST": (self.search, _SEARCH)},
                 "_count": {"GET": (self.count, _SEARCH), "POST": (self.count, _SEARCH)},
                 "_mget": {"GET": (self.mget, _GET), "POST": (self.mget, _GET)},
+                "_msearch": {"GET": (self.msearch, _MSEARCH), "POST": (self.msearch, _MSEARCH)},
+                "_analyze": {"GET": (self.analyze, _COMMON), "POST": (self.analyze, _COMMON)},
                 "_delete_by_query": {"POST": (self.delete_by_query, _SEARCH | {"refresh", "conflicts", "slices",
                                                                                "wait_for_completion", "scroll_size",
                                                                                "requests_per_second", "max_docs"})},
@@ -367,6 +373,12 @@ class SearchAPI:
 
     async def mget(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.mget, index, self.json(body, required=True), params)
+
+    async def msearch(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return 200, await self.call(self.engine.msearch, body, index, params)
+
+    async def analyze(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return 200, self.engine.analyze(self.json(body, required=True))
 
     async def delete_by_query(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.delete_by_query, index, self.json(body, required=True), params)

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from gqlsync.embedded.search.analysis import tokenize
 from gqlsync.embedded.search.errors import SearchError, illegal, index_not_found, parsing, unsupported
 from gqlsync.embedded.search.mapping import Mapping
 from gqlsync.embedded.search.query import Compiler
@@ -532,6 +533,57 @@ class SearchEngine:
             return {"took": 0, "timed_out": False, "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0},
                     "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}}
         raise unsupported(f"searching several indices at once ({', '.join(s.name for s in stores)})")
+
+    def msearch(self, payload: bytes, default_index: str | None, params: dict[str, str]) -> dict[str, Any]:
+        """The `_msearch` API: NDJSON header/body pairs, each answered (or failed) on its own."""
+        started = time.perf_counter()
+        lines = [line for line in payload.split(b"\n") if line.strip()]
+        if len(lines) % 2:
+            raise illegal("The msearch request must be terminated by a newline [\\n] and hold header/body pairs")
+        responses: list[dict[str, Any]] = []
+        for i in range(0, len(lines), 2):
+            try:
+                header, body = orjson.loads(lines[i]), orjson.loads(lines[i + 1])
+            except orjson.JSONDecodeError:
+                raise illegal(f"Failed to parse msearch line [{i + 1}]") from None
+            if not isinstance(header, dict) or not isinstance(body, dict):
+                raise illegal(f"msearch line [{i + 1}] must hold JSON objects")
+            index = header.get("index", default_index)
+            if isinstance(index, list):
+                index = ",".join(index)
+            extra = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in header.items()
+                     if k in ("ignore_unavailable", "preference", "routing", "search_type", "request_cache")}
+            try:
+                result = self.search(index, body, {**params, **extra})
+                responses.append({**result, "status": 200})
+            except SearchError as exc:
+                responses.append({**exc.body()})
+        return {"took": int((time.perf_counter() - started) * 1000), "responses": responses}
+
+    @staticmethod
+    def analyze(body: Any) -> dict[str, Any]:
+        """The `_analyze` API for the one analyzer there is, `standard`."""
+        if not isinstance(body, dict) or "text" not in body:
+            raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: text is missing;")
+        for key in body:
+            if key not in ("text", "analyzer", "field"):
+                raise unsupported(f"[{key}] in the _analyze API")
+        if body.get("analyzer", "standard") != "standard":
+            raise unsupported(f"analyzer [{body['analyzer']}] (only the standard analyzer)")
+        texts = body["text"] if isinstance(body["text"], list) else [body["text"]]
+        tokens, position, offset = [], 0, 0
+        for text in texts:
+            pos_in_text = 0
+            for token in tokenize(str(text)):
+                start = str(text).lower().find(token, pos_in_text)
+                pos_in_text = start + len(token) if start >= 0 else pos_in_text
+                tokens.append({"token": token, "start_offset": offset + max(start, 0),
+                               "end_offset": offset + max(start, 0) + len(token), "type": "<ALPHANUM>",
+                               "position": position})
+                position += 1
+            position += 100  # position_increment_gap between values
+            offset += len(str(text)) + 1
+        return {"tokens": tokens}
 
     def count(self, expression: str | None, body: dict[str, Any] | None = None,
               params: dict[str, str] | None = None) -> dict[str, Any]:

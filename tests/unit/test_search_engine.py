@@ -378,3 +378,27 @@ def test_fts_keeps_the_analyzers_tokens_whole(engine: SearchEngine) -> None:
         assert ids(engine.search("t", {"query": {"term": {"t": token}}})) == ["1"], token
         assert ids(engine.search("t", {"query": {"match_phrase": {"t": token}}})) == ["1"], token
     assert engine.search("t", {"query": {"term": {"t": "don"}}})["hits"]["total"]["value"] == 0
+
+
+def test_amplify_streaming_bulk_with_types_and_external_versions(engine: SearchEngine) -> None:
+    """What Amplify's DynamoDB-to-OpenSearch function sends for a Delta Sync table: `_type: _doc`, external versions."""
+    result = engine.bulk(ndjson(
+        {"index": {"_index": "todo", "_type": "_doc", "_id": "1", "version_type": "external", "version": 3}},
+        {"id": "1", "name": "v3"},
+        {"index": {"_index": "todo", "_type": "_doc", "_id": "1", "version_type": "external", "version": 2}},
+        {"id": "1", "name": "stale"},
+        {"index": {"_index": "todo", "_type": "_doc", "_id": "1", "version_type": "external", "version": 5}},
+        {"id": "1", "name": "v5"},
+        {"delete": {"_index": "todo", "_type": "_doc", "_id": "1", "version_type": "external", "version": 4}},
+        {"index": {"_index": "todo", "_type": "_doc", "_id": "2"}}, {"id": "2"},
+        {"delete": {"_index": "todo", "_type": "_doc", "_id": "2", "version_type": "external", "version": 7}},
+    ))
+    statuses = [next(iter(i.values()))["status"] for i in result["items"]]
+    assert statuses == [201, 409, 200, 409, 201, 200]
+    assert engine.get_doc("todo", "1")[1]["_version"] == 5
+    assert engine.get_doc("todo", "1")[1]["_source"]["name"] == "v5"
+    assert engine.get_doc("todo", "2")[0] == 404
+    err = error_of(engine.bulk, ndjson({"index": {"_index": "todo", "_type": "post", "_id": "3"}}, {}))
+    assert err.status == 400
+    err = error_of(engine.index_doc, "todo", "9", {"a": 1}, version=3)
+    assert err.status == 400 and "internal versioning" in err.reason

@@ -42,8 +42,7 @@ _SEARCH = _COMMON | {"q", "size", "from", "sort", "_source", "_source_includes",
                      "phase_took", "include_named_queries_score", "search_pipeline"}
 _MSEARCH = _COMMON | {"max_concurrent_searches", "typed_keys", "rest_total_hits_as_int", "search_type",
                       "ccs_minimize_roundtrips", "max_concurrent_shard_requests", "pre_filter_shard_size"}
-_UNSUPPORTED_PARAMS = {"scroll": "scroll searches", "pipeline": "ingest pipelines", "version": "external versioning",
-                       "version_type": "external versioning", "stored_fields": "stored_fields",
+_UNSUPPORTED_PARAMS = {"scroll": "scroll searches", "pipeline": "ingest pipelines", "stored_fields": "stored_fields",
                        "docvalue_fields": "docvalue_fields", "terminate_after": "terminate_after",
                        "default_operator": "[q] query string options", "df": "[q] query string options",
                        "analyzer": "[q] query string options", "search_pipeline": "search pipelines",
@@ -115,8 +114,7 @@ class SearchAPI:
             for key in params:
                 if key not in allowed:
                     raise illegal(f"request [{path}] contains unrecognized parameter: [{key}]")
-                if key in _UNSUPPORTED_PARAMS and params[key] not in ("", "false") and not (
-                        key == "version" and handler in (self.search, self.get_doc)):
+                if key in _UNSUPPORTED_PARAMS and params[key] not in ("", "false"):
                     raise unsupported(f"the [{key}] parameter ({_UNSUPPORTED_PARAMS[key]})")
             body = await request.body()
             status, payload = await handler(*args, params=params, body=body)
@@ -333,13 +331,17 @@ class SearchAPI:
         status, result = await self.call(
             self.engine.index_doc, index, doc_id, self.json(body, required=True),
             op_type=params.get("op_type", "index"),
-            if_seq_no=self.int_param(params, "if_seq_no"), if_primary_term=self.int_param(params, "if_primary_term"))
+            if_seq_no=self.int_param(params, "if_seq_no"), if_primary_term=self.int_param(params, "if_primary_term"),
+            version=self.int_param(params, "version"), version_type=params.get("version_type"))
         return status, result
 
     async def create_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return await self.call(self.engine.index_doc, index, doc_id, self.json(body, required=True), op_type="create")
+        return await self.call(self.engine.index_doc, index, doc_id, self.json(body, required=True), op_type="create",
+                               version=self.int_param(params, "version"), version_type=params.get("version_type"))
 
     async def get_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
+        if "version" in params or "version_type" in params:
+            raise unsupported("[version] checks on get")
         return await self.call(self.engine.get_doc, index, doc_id, params)
 
     async def get_source(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
@@ -351,11 +353,16 @@ class SearchAPI:
 
     async def delete_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return await self.call(self.engine.delete_doc, index, doc_id, if_seq_no=self.int_param(params, "if_seq_no"),
-                               if_primary_term=self.int_param(params, "if_primary_term"))
+                               if_primary_term=self.int_param(params, "if_primary_term"),
+                               version=self.int_param(params, "version"), version_type=params.get("version_type"))
 
     async def update_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         if params.get("_source") not in (None, "false"):
             raise unsupported("[_source] in an update request")
+        if "version" in params or "version_type" in params:
+            raise SearchError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: internal versioning can not be used for optimistic concurrency "
+                              "control. Please use `if_seq_no` and `if_primary_term` instead;")
         return await self.call(self.engine.update_doc, index, doc_id, self.json(body, required=True),
                                if_seq_no=self.int_param(params, "if_seq_no"),
                                if_primary_term=self.int_param(params, "if_primary_term"))

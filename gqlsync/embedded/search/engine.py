@@ -291,7 +291,8 @@ class SearchEngine:
 
     # -- documents
     def index_doc(self, name: str, doc_id: str | None, source: Any, *, op_type: str = "index",
-                  if_seq_no: int | None = None, if_primary_term: int | None = None) -> tuple[int, dict[str, Any]]:
+                  if_seq_no: int | None = None, if_primary_term: int | None = None, version: int | None = None,
+                  version_type: str | None = None) -> tuple[int, dict[str, Any]]:
         if not isinstance(source, dict):
             raise SearchError(400, "mapper_parsing_exception", "failed to parse, document is empty"
                               if source in (None, b"", "") else "failed to parse: the document must be an object")
@@ -305,7 +306,7 @@ class SearchEngine:
         store = self.indices.get(name) or self._auto_create(name)
         with store.transaction():
             result = store.index(doc_id, source, op_type=op_type, if_seq_no=if_seq_no,
-                                 if_primary_term=if_primary_term)
+                                 if_primary_term=if_primary_term, version=version, version_type=version_type)
         return result.status, result.body()
 
     @staticmethod
@@ -325,11 +326,12 @@ class SearchEngine:
             body["_source"] = filter_source(src, inc, exc) if inc or exc else src
         return 200, body
 
-    def delete_doc(self, name: str, doc_id: str, *, if_seq_no: int | None = None,
-                   if_primary_term: int | None = None) -> tuple[int, dict[str, Any]]:
+    def delete_doc(self, name: str, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None,
+                   version: int | None = None, version_type: str | None = None) -> tuple[int, dict[str, Any]]:
         store = self.store(name)
         with store.transaction():
-            result = store.delete(doc_id, if_seq_no=if_seq_no, if_primary_term=if_primary_term)
+            result = store.delete(doc_id, if_seq_no=if_seq_no, if_primary_term=if_primary_term, version=version,
+                                  version_type=version_type)
         return result.status, result.body()
 
     def update_doc(self, name: str, doc_id: str, body: Any, *, if_seq_no: int | None = None,
@@ -464,11 +466,16 @@ class SearchEngine:
             check_doc_id(str(doc_id))
             op_type = meta.get("op_type", action)
             return store.index(str(doc_id), source, op_type=op_type, if_seq_no=if_seq_no,
-                               if_primary_term=if_primary_term, raw=meta.get(_RAW))
+                               if_primary_term=if_primary_term, raw=meta.get(_RAW), version=meta.get("version"),
+                               version_type=meta.get("version_type"))
         if doc_id is None:
             raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;")
         if action == "delete":
-            return store.delete(str(doc_id), if_seq_no=if_seq_no, if_primary_term=if_primary_term)
+            return store.delete(str(doc_id), if_seq_no=if_seq_no, if_primary_term=if_primary_term,
+                                version=meta.get("version"), version_type=meta.get("version_type"))
+        if meta.get("version") is not None or meta.get("version_type") is not None:
+            raise SearchError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: can't provide version in upsert request;")
         self._check_update_body(source)
         return self._update(store, str(doc_id), source, if_seq_no, if_primary_term)
 
@@ -493,12 +500,12 @@ class SearchEngine:
                 raise illegal(f"Malformed action/metadata line [{i + 1}], expected START_OBJECT")
             meta = dict(meta)
             for key in meta:
-                if key not in ("_index", "_id", "routing", "if_seq_no", "if_primary_term", "op_type", "pipeline",
-                               "require_alias", "retry_on_conflict", "_source", "version", "version_type",
+                if key not in ("_index", "_id", "_type", "routing", "if_seq_no", "if_primary_term", "op_type",
+                               "pipeline", "require_alias", "retry_on_conflict", "_source", "version", "version_type",
                                "dynamic_templates"):
                     raise illegal(f"Action/metadata line [{i + 1}] contains an unknown parameter [{key}]")
-            if "version" in meta or "version_type" in meta:
-                raise unsupported("external versioning ([version], [version_type])")
+            if meta.pop("_type", "_doc") != "_doc":
+                raise illegal(f"Action/metadata line [{i + 1}] names a mapping type: types are removed, use _doc")
             if meta.get("pipeline"):
                 raise unsupported("ingest pipelines")
             meta.setdefault("_index", default_index)

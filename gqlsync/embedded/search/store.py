@@ -243,8 +243,13 @@ class IndexStore:
         return DocState(*row) if row else None
 
     def index(self, doc_id: str, source: dict[str, Any], *, op_type: str = "index", if_seq_no: int | None = None,
-              if_primary_term: int | None = None, raw: bytes | None = None) -> WriteResult:
-        """Index (create or replace) a document; `raw` is its JSON as received, stored as the _source."""
+              if_primary_term: int | None = None, raw: bytes | None = None, version: int | None = None,
+              version_type: str | None = None) -> WriteResult:
+        """Index (create or replace) a document; `raw` is its JSON as received, stored as the _source.
+
+        `version` with `version_type` external (or external_gt / external_gte) is OpenSearch's external
+        versioning, which Amplify's DynamoDB-to-OpenSearch function uses for Delta Sync tables.
+        """
         values, grew = self.mapping.document_values(source)
         if grew:
             self._sync_fields()
@@ -254,25 +259,50 @@ class IndexStore:
             raise version_conflict(self.name, doc_id,
                                    f"document already exists (current version [{existing.version}])")
         self._check_seq(doc_id, existing, if_seq_no, if_primary_term)
+        new_version = self._check_external(doc_id, existing, version, version_type)
         if existing is not None:
             self._delete_rows(existing.rid)
         rid = self.next_rid
         self.next_rid += 1
         self.seq_no += 1
-        version = existing.version + 1 if existing else 1
+        version = new_version if new_version is not None else existing.version + 1 if existing else 1
         self._add(rid, doc_id, raw if raw is not None else orjson.dumps(source), version, values)
         return WriteResult(self.name, doc_id, "updated" if existing else "created", 200 if existing else 201,
                            version, self.seq_no)
 
-    def delete(self, doc_id: str, *, if_seq_no: int | None = None,
-               if_primary_term: int | None = None) -> WriteResult:
+    def delete(self, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None,
+               version: int | None = None, version_type: str | None = None) -> WriteResult:
+        """Delete a document (no tombstone is kept: a later external version may recreate it)."""
         existing = self.current(doc_id)
         self._check_seq(doc_id, existing, if_seq_no, if_primary_term)
+        new_version = self._check_external(doc_id, existing, version, version_type)
         self.seq_no += 1
         if existing is None:
-            return WriteResult(self.name, doc_id, "not_found", 404, 1, self.seq_no)
+            return WriteResult(self.name, doc_id, "not_found", 404, new_version or 1, self.seq_no)
         self._delete_rows(existing.rid)
-        return WriteResult(self.name, doc_id, "deleted", 200, existing.version + 1, self.seq_no)
+        return WriteResult(self.name, doc_id, "deleted", 200, new_version or existing.version + 1, self.seq_no)
+
+    def _check_external(self, doc_id: str, existing: DocState | None, version: int | None,
+                        version_type: str | None) -> int | None:
+        if version is None and version_type in (None, "internal"):
+            return None
+        kind = version_type or "internal"
+        if kind == "internal":
+            raise SearchError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: internal versioning can not be used for optimistic concurrency "
+                              "control. Please use `if_seq_no` and `if_primary_term` instead;")
+        if kind not in ("external", "external_gt", "external_gte"):
+            raise SearchError(400, "illegal_argument_exception", f"No version type match [{kind}]")
+        if version is None or version < 0:
+            raise SearchError(400, "action_request_validation_exception",
+                              f"Validation Failed: 1: illegal version value [{version}] for version type [{kind}];")
+        if existing is not None:
+            stale = existing.version > version if kind == "external_gte" else existing.version >= version
+            if stale:
+                relation = "higher than" if kind == "external_gte" else "higher or equal to"
+                raise version_conflict(self.name, doc_id, f"current version [{existing.version}] is {relation} "
+                                                          f"the one provided [{version}]")
+        return version
 
     def _check_seq(self, doc_id: str, existing: DocState | None, if_seq_no: int | None,
                    if_primary_term: int | None) -> None:

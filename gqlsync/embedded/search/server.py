@@ -48,7 +48,8 @@ class EmbeddedSearch:
         sock.bind((self.host, self.port))
         port = sock.getsockname()[1]
         config = uvicorn.Config(SearchAPI(self.engine).app(), log_level="warning", access_log=False,
-                                lifespan="off", timeout_keep_alive=30, loop="asyncio")
+                                lifespan="off", timeout_keep_alive=30, loop="asyncio",
+                                timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         failed: list[BaseException] = []
 

@@ -244,6 +244,8 @@ class Searcher:
         offset = _int(body.get("from", 0), "from")
         if size < 0:
             raise illegal(f"[size] parameter cannot be negative, found [{size}]")
+        if offset == -1:
+            offset = 0  # -1 is the "not set" value clients send
         if offset < 0:
             raise illegal(f"[from] parameter cannot be negative, found [{offset}]")
         window = int(self.store.settings.get("index", {}).get("max_result_window", 10_000))
@@ -265,7 +267,8 @@ class Searcher:
             if len(after) != len(keys):
                 raise illegal(f"search_after has {len(after)} value(s) but sort has {len(keys)}.")
             if offset not in (0, -1):
-                raise illegal("`from` parameter must be set to 0 when `search_after` is used.")
+                raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: `from` "
+                                  "parameter must be set to 0 when `search_after` is used;")
         total_spec = body.get("track_total_hits", DEFAULT_TRACK_TOTAL_HITS)
         fetch, includes, excludes = source_params(self.params, body.get("_source"))
 

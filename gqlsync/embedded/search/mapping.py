@@ -36,6 +36,8 @@ _ALLOWED = {
 for _t in NUMERIC_TYPES:
     _ALLOWED[_t] = _NEUTRAL | {"fields", "index", "null_value"}
 _ALLOWED["scaled_float"] = _ALLOWED["scaled_float"] | {"scaling_factor"}
+METADATA_FIELDS = {"_id", "_index", "_source", "_routing", "_version", "_seq_no", "_primary_term", "_ignored",
+                   "_field_names", "_nested_path", "_doc_count"}
 _OBJECT_PARAMS = {"type", "properties", "dynamic", "enabled", "include_in_parent", "include_in_root"}
 _ROOT_PARAMS = {"properties", "dynamic", "date_detection", "numeric_detection", "dynamic_date_formats", "_meta",
                 "_source", "dynamic_templates", "_routing", "enabled"}
@@ -435,8 +437,7 @@ class Mapping:
                 head, rest = key.split(".", 1)  # "a.b": 1 is the object a with the field b
                 self._walk(node, {head: {rest: value}}, out, staged, dynamic)
                 continue
-            if key[0] == "_" and node is self.root and key in ("_id", "_index", "_source", "_routing",
-                                                                     "_version", "_seq_no", "_score", "_type"):
+            if key[0] == "_" and node is self.root and key in METADATA_FIELDS:
                 raise mapper_parsing(f"Field [{key}] is a metadata field and cannot be added inside a document. "
                                      "Use the index API request parameters.")
             prop = node.properties.get(key)

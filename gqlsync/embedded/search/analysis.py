@@ -21,7 +21,7 @@ import unicodedata
 
 MAX_TOKEN_LENGTH = 255
 GAP = "\ue000"
-TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* M* Pc Po Co'"
+TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* M* Pc Po Pi Pf Sm Co'"
 
 _MID_LETTER = ":\u00b7\u0387\u05f4\u2027\ufe13\ufe55\uff1a"
 _MID_NUM = ",;\u037e\u0589\u060c\u060d\u066c\u07f8\u2044\ufe10\ufe14\ufe50\ufe54\uff0c\uff1b"

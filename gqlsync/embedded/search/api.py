@@ -40,8 +40,9 @@ _SEARCH = _COMMON | {"q", "size", "from", "sort", "_source", "_source_includes",
                      "default_operator", "df", "analyzer", "lenient", "analyze_wildcard", "terminate_after",
                      "stored_fields", "docvalue_fields", "suggest_field", "min_score", "cancel_after_time_interval",
                      "phase_took", "include_named_queries_score", "search_pipeline"}
-_UNSUPPORTED_PARAMS = {"scroll": "scroll searches", "pipeline": "ingest pipelines", "version": "external versioning",
-                       "version_type": "external versioning", "stored_fields": "stored_fields",
+_MSEARCH = _COMMON | {"max_concurrent_searches", "typed_keys", "rest_total_hits_as_int", "search_type",
+                      "ccs_minimize_roundtrips", "max_concurrent_shard_requests", "pre_filter_shard_size"}
+_UNSUPPORTED_PARAMS = {"scroll": "scroll searches", "pipeline": "ingest pipelines", "stored_fields": "stored_fields",
                        "docvalue_fields": "docvalue_fields", "terminate_after": "terminate_after",
                        "default_operator": "[q] query string options", "df": "[q] query string options",
                        "analyzer": "[q] query string options", "search_pipeline": "search pipelines",
@@ -113,8 +114,7 @@ class SearchAPI:
             for key in params:
                 if key not in allowed:
                     raise illegal(f"request [{path}] contains unrecognized parameter: [{key}]")
-                if key in _UNSUPPORTED_PARAMS and params[key] not in ("", "false") and not (
-                        key == "version" and handler in (self.search, self.get_doc)):
+                if key in _UNSUPPORTED_PARAMS and params[key] not in ("", "false"):
                     raise unsupported(f"the [{key}] parameter ({_UNSUPPORTED_PARAMS[key]})")
             body = await request.body()
             status, payload = await handler(*args, params=params, body=body)
@@ -180,6 +180,8 @@ class SearchAPI:
                     "_search": {"GET": (self.search, _SEARCH), "POST": (self.search, _SEARCH)},
                     "_count": {"GET": (self.count, _SEARCH), "POST": (self.count, _SEARCH)},
                     "_mget": {"GET": (self.mget, _GET), "POST": (self.mget, _GET)},
+                    "_msearch": {"GET": (self.msearch, _MSEARCH), "POST": (self.msearch, _MSEARCH)},
+                    "_analyze": {"GET": (self.analyze, _COMMON), "POST": (self.analyze, _COMMON)},
                     "_mapping": {"GET": (self.get_mapping, _COMMON | {"local", "ignore_unavailable",
                                                                       "allow_no_indices", "expand_wildcards"})},
                     "_settings": {"GET": (self.get_settings, _COMMON | {"local", "include_defaults", "flat_settings",
@@ -222,6 +224,8 @@ class SearchAPI:
                 "_search": {"GET": (self.search, _SEARCH), "POST": (self.search, _SEARCH)},
                 "_count": {"GET": (self.count, _SEARCH), "POST": (self.count, _SEARCH)},
                 "_mget": {"GET": (self.mget, _GET), "POST": (self.mget, _GET)},
+                "_msearch": {"GET": (self.msearch, _MSEARCH), "POST": (self.msearch, _MSEARCH)},
+                "_analyze": {"GET": (self.analyze, _COMMON), "POST": (self.analyze, _COMMON)},
                 "_delete_by_query": {"POST": (self.delete_by_query, _SEARCH | {"refresh", "conflicts", "slices",
                                                                                "wait_for_completion", "scroll_size",
                                                                                "requests_per_second", "max_docs"})},
@@ -275,13 +279,13 @@ class SearchAPI:
 
     # -- handlers: each returns (status, body)
     async def info(self, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.info()
+        return 200, await self.call(self.engine.info)
 
     async def health(self, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.health()
+        return 200, await self.call(self.engine.health)
 
     async def cat_indices(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        rows = self.engine.cat_indices()
+        rows = await self.call(self.engine.cat_indices)
         if index:
             names = {s.name for s in self.engine.resolve(index)}
             rows = [r for r in rows if r["index"] in names]
@@ -299,7 +303,7 @@ class SearchAPI:
         return (200 if ok else 404), {}
 
     async def get_index(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.get_index(index)
+        return 200, await self.call(self.engine.get_index, index)
 
     async def create_index(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.create_index, index, self.json(body))
@@ -308,32 +312,36 @@ class SearchAPI:
         return 200, await self.call(self.engine.delete_index, index)
 
     async def get_mapping(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.get_mapping(index)
+        return 200, await self.call(self.engine.get_mapping, index)
 
     async def put_mapping(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.put_mapping, index, self.json(body, required=True))
 
     async def get_settings(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.get_settings(index)
+        return 200, await self.call(self.engine.get_settings, index)
 
     async def put_settings(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.put_settings, index, self.json(body, required=True))
 
     async def refresh(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return 200, self.engine.refresh(index)
+        return 200, await self.call(self.engine.refresh, index)
 
     async def index_doc(self, index: str, doc_id: str | None = None, *, params: dict[str, str],
                         body: bytes) -> tuple[int, Any]:
         status, result = await self.call(
             self.engine.index_doc, index, doc_id, self.json(body, required=True),
             op_type=params.get("op_type", "index"),
-            if_seq_no=self.int_param(params, "if_seq_no"), if_primary_term=self.int_param(params, "if_primary_term"))
+            if_seq_no=self.int_param(params, "if_seq_no"), if_primary_term=self.int_param(params, "if_primary_term"),
+            version=self.int_param(params, "version"), version_type=params.get("version_type"))
         return status, result
 
     async def create_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
-        return await self.call(self.engine.index_doc, index, doc_id, self.json(body, required=True), op_type="create")
+        return await self.call(self.engine.index_doc, index, doc_id, self.json(body, required=True), op_type="create",
+                               version=self.int_param(params, "version"), version_type=params.get("version_type"))
 
     async def get_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
+        if "version" in params or "version_type" in params:
+            raise unsupported("[version] checks on get")
         return await self.call(self.engine.get_doc, index, doc_id, params)
 
     async def get_source(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
@@ -345,11 +353,16 @@ class SearchAPI:
 
     async def delete_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return await self.call(self.engine.delete_doc, index, doc_id, if_seq_no=self.int_param(params, "if_seq_no"),
-                               if_primary_term=self.int_param(params, "if_primary_term"))
+                               if_primary_term=self.int_param(params, "if_primary_term"),
+                               version=self.int_param(params, "version"), version_type=params.get("version_type"))
 
     async def update_doc(self, index: str, doc_id: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         if params.get("_source") not in (None, "false"):
             raise unsupported("[_source] in an update request")
+        if "version" in params or "version_type" in params:
+            raise SearchError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: internal versioning can not be used for optimistic concurrency "
+                              "control. Please use `if_seq_no` and `if_primary_term` instead;")
         return await self.call(self.engine.update_doc, index, doc_id, self.json(body, required=True),
                                if_seq_no=self.int_param(params, "if_seq_no"),
                                if_primary_term=self.int_param(params, "if_primary_term"))
@@ -367,6 +380,12 @@ class SearchAPI:
 
     async def mget(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.mget, index, self.json(body, required=True), params)
+
+    async def msearch(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return 200, await self.call(self.engine.msearch, body, index, params)
+
+    async def analyze(self, index: str | None, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
+        return 200, self.engine.analyze(self.json(body, required=True))
 
     async def delete_by_query(self, index: str, *, params: dict[str, str], body: bytes) -> tuple[int, Any]:
         return 200, await self.call(self.engine.delete_by_query, index, self.json(body, required=True), params)

@@ -182,16 +182,22 @@ class DateFormat:
 
     text: str
     parts: tuple[_Format, ...]
+    number_scale: int = 0  # how a JSON number converts to millis: 1 (epoch_millis), 1000 (epoch_second), 0: text
+
+    def __post_init__(self) -> None:
+        names = {p.name for p in self.parts}
+        scale = 1 if "epoch_millis" in names else 1000 if "epoch_second" in names else 0
+        object.__setattr__(self, "number_scale", scale)
 
     def parse(self, value: Any, tz: tzinfo = UTC) -> int:
         """Epoch millis of `value`, or ValueError naming the format as OpenSearch does."""
-        if isinstance(value, bool):
-            raise ValueError(f"failed to parse date field [{value}] with format [{self.text}]")
-        if isinstance(value, int | float):
-            if any(p.name in ("epoch_millis", "epoch_second") for p in self.parts):
-                scale = 1000 if all(p.name != "epoch_millis" for p in self.parts) else 1
-                return int(value * scale)
+        cls = value.__class__
+        if cls is int or cls is float:
+            if self.number_scale:
+                return int(value * self.number_scale)
             value = str(value)
+        elif cls is bool:
+            raise ValueError(f"failed to parse date field [{value}] with format [{self.text}]")
         if not isinstance(value, str):
             raise ValueError(f"failed to parse date field [{value}] with format [{self.text}]")
         for part in self.parts:

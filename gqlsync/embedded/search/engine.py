@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from gqlsync.embedded.search.analysis import tokenize
 from gqlsync.embedded.search.errors import SearchError, illegal, index_not_found, parsing, unsupported
 from gqlsync.embedded.search.mapping import Mapping
 from gqlsync.embedded.search.query import Compiler
@@ -27,6 +28,7 @@ from gqlsync.embedded.search.source_filter import filter_source, merge, source_p
 from gqlsync.embedded.search.store import PRIMARY_TERM, SHARDS, IndexStore, WriteResult
 
 VERSION = "2.17.0"
+_RAW = "\x00raw"  # a bulk item's source line, kept beside its parsed metadata
 LUCENE_VERSION = "9.11.1"
 _INVALID_NAME_CHARS = set('\\/*?"<>| ,#:')
 _STATIC_SETTINGS = {"number_of_shards", "codec", "routing_partition_size", "soft_deletes", "shard"}
@@ -241,12 +243,19 @@ class SearchEngine:
         return {"acknowledged": True}
 
     def get_index(self, expression: str) -> dict[str, Any]:
-        return {s.name: {"aliases": {}, "mappings": self._mapping_json(s), "settings": s.settings}
+        return {s.name: {"aliases": {}, "mappings": self._mapping_json(s), "settings": self._settings_json(s)}
                 for s in self.resolve(expression)}
 
     @staticmethod
+    def _settings_json(store: IndexStore) -> dict[str, Any]:
+        with store.lock:
+            copy: dict[str, Any] = orjson.loads(orjson.dumps(store.settings))
+            return copy
+
+    @staticmethod
     def _mapping_json(store: IndexStore) -> dict[str, Any]:
-        body = store.mapping.to_json()
+        with store.lock:
+            body = store.mapping.to_json()
         if not body.get("properties"):
             body.pop("properties", None)
         return body
@@ -260,7 +269,7 @@ class SearchEngine:
         return {"acknowledged": True}
 
     def get_settings(self, expression: str | None) -> dict[str, Any]:
-        return {s.name: {"settings": s.settings} for s in self.resolve(expression)}
+        return {s.name: {"settings": self._settings_json(s)} for s in self.resolve(expression)}
 
     def put_settings(self, expression: str | None, body: dict[str, Any]) -> dict[str, Any]:
         settings = _normalize_settings(body.get("settings", body) if isinstance(body, dict) else {})
@@ -282,7 +291,8 @@ class SearchEngine:
 
     # -- documents
     def index_doc(self, name: str, doc_id: str | None, source: Any, *, op_type: str = "index",
-                  if_seq_no: int | None = None, if_primary_term: int | None = None) -> tuple[int, dict[str, Any]]:
+                  if_seq_no: int | None = None, if_primary_term: int | None = None, version: int | None = None,
+                  version_type: str | None = None) -> tuple[int, dict[str, Any]]:
         if not isinstance(source, dict):
             raise SearchError(400, "mapper_parsing_exception", "failed to parse, document is empty"
                               if source in (None, b"", "") else "failed to parse: the document must be an object")
@@ -296,7 +306,7 @@ class SearchEngine:
         store = self.indices.get(name) or self._auto_create(name)
         with store.transaction():
             result = store.index(doc_id, source, op_type=op_type, if_seq_no=if_seq_no,
-                                 if_primary_term=if_primary_term)
+                                 if_primary_term=if_primary_term, version=version, version_type=version_type)
         return result.status, result.body()
 
     @staticmethod
@@ -316,11 +326,12 @@ class SearchEngine:
             body["_source"] = filter_source(src, inc, exc) if inc or exc else src
         return 200, body
 
-    def delete_doc(self, name: str, doc_id: str, *, if_seq_no: int | None = None,
-                   if_primary_term: int | None = None) -> tuple[int, dict[str, Any]]:
+    def delete_doc(self, name: str, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None,
+                   version: int | None = None, version_type: str | None = None) -> tuple[int, dict[str, Any]]:
         store = self.store(name)
         with store.transaction():
-            result = store.delete(doc_id, if_seq_no=if_seq_no, if_primary_term=if_primary_term)
+            result = store.delete(doc_id, if_seq_no=if_seq_no, if_primary_term=if_primary_term, version=version,
+                                  version_type=version_type)
         return result.status, result.body()
 
     def update_doc(self, name: str, doc_id: str, body: Any, *, if_seq_no: int | None = None,
@@ -429,6 +440,8 @@ class SearchEngine:
                         store = existing or self._auto_create(name)
                         stack.enter_context(store.transaction())
                         open_tx[name] = store
+                        if existing is not None:
+                            store.prefetch([m["_id"] for _, m, _ in ops if m["_index"] == name and m.get("_id")])
                     result = self._bulk_item(store, action, meta, source)
                     item = result.body()
                     item["status"] = result.status
@@ -453,11 +466,16 @@ class SearchEngine:
             check_doc_id(str(doc_id))
             op_type = meta.get("op_type", action)
             return store.index(str(doc_id), source, op_type=op_type, if_seq_no=if_seq_no,
-                               if_primary_term=if_primary_term)
+                               if_primary_term=if_primary_term, raw=meta.get(_RAW), version=meta.get("version"),
+                               version_type=meta.get("version_type"))
         if doc_id is None:
             raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: id is missing;")
         if action == "delete":
-            return store.delete(str(doc_id), if_seq_no=if_seq_no, if_primary_term=if_primary_term)
+            return store.delete(str(doc_id), if_seq_no=if_seq_no, if_primary_term=if_primary_term,
+                                version=meta.get("version"), version_type=meta.get("version_type"))
+        if meta.get("version") is not None or meta.get("version_type") is not None:
+            raise SearchError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: can't provide version in upsert request;")
         self._check_update_body(source)
         return self._update(store, str(doc_id), source, if_seq_no, if_primary_term)
 
@@ -482,12 +500,12 @@ class SearchEngine:
                 raise illegal(f"Malformed action/metadata line [{i + 1}], expected START_OBJECT")
             meta = dict(meta)
             for key in meta:
-                if key not in ("_index", "_id", "routing", "if_seq_no", "if_primary_term", "op_type", "pipeline",
-                               "require_alias", "retry_on_conflict", "_source", "version", "version_type",
+                if key not in ("_index", "_id", "_type", "routing", "if_seq_no", "if_primary_term", "op_type",
+                               "pipeline", "require_alias", "retry_on_conflict", "_source", "version", "version_type",
                                "dynamic_templates"):
                     raise illegal(f"Action/metadata line [{i + 1}] contains an unknown parameter [{key}]")
-            if "version" in meta or "version_type" in meta:
-                raise unsupported("external versioning ([version], [version_type])")
+            if meta.pop("_type", "_doc") != "_doc":
+                raise illegal(f"Action/metadata line [{i + 1}] names a mapping type: types are removed, use _doc")
             if meta.get("pipeline"):
                 raise unsupported("ingest pipelines")
             meta.setdefault("_index", default_index)
@@ -503,6 +521,7 @@ class SearchEngine:
                     raise illegal("The bulk request must be terminated by a newline [\\n]")
                 try:
                     source = orjson.loads(lines[i])
+                    meta[_RAW] = lines[i].strip()  # stored as the _source, byte for byte
                 except orjson.JSONDecodeError:
                     source = None  # the item fails (mapper_parsing_exception), the others go on
             ops.append((action, meta, source))
@@ -521,6 +540,57 @@ class SearchEngine:
             return {"took": 0, "timed_out": False, "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0},
                     "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}}
         raise unsupported(f"searching several indices at once ({', '.join(s.name for s in stores)})")
+
+    def msearch(self, payload: bytes, default_index: str | None, params: dict[str, str]) -> dict[str, Any]:
+        """The `_msearch` API: NDJSON header/body pairs, each answered (or failed) on its own."""
+        started = time.perf_counter()
+        lines = [line for line in payload.split(b"\n") if line.strip()]
+        if len(lines) % 2:
+            raise illegal("The msearch request must be terminated by a newline [\\n] and hold header/body pairs")
+        responses: list[dict[str, Any]] = []
+        for i in range(0, len(lines), 2):
+            try:
+                header, body = orjson.loads(lines[i]), orjson.loads(lines[i + 1])
+            except orjson.JSONDecodeError:
+                raise illegal(f"Failed to parse msearch line [{i + 1}]") from None
+            if not isinstance(header, dict) or not isinstance(body, dict):
+                raise illegal(f"msearch line [{i + 1}] must hold JSON objects")
+            index = header.get("index", default_index)
+            if isinstance(index, list):
+                index = ",".join(index)
+            extra = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in header.items()
+                     if k in ("ignore_unavailable", "preference", "routing", "search_type", "request_cache")}
+            try:
+                result = self.search(index, body, {**params, **extra})
+                responses.append({**result, "status": 200})
+            except SearchError as exc:
+                responses.append({**exc.body()})
+        return {"took": int((time.perf_counter() - started) * 1000), "responses": responses}
+
+    @staticmethod
+    def analyze(body: Any) -> dict[str, Any]:
+        """The `_analyze` API for the one analyzer there is, `standard`."""
+        if not isinstance(body, dict) or "text" not in body:
+            raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: text is missing;")
+        for key in body:
+            if key not in ("text", "analyzer", "field"):
+                raise unsupported(f"[{key}] in the _analyze API")
+        if body.get("analyzer", "standard") != "standard":
+            raise unsupported(f"analyzer [{body['analyzer']}] (only the standard analyzer)")
+        texts = body["text"] if isinstance(body["text"], list) else [body["text"]]
+        tokens, position, offset = [], 0, 0
+        for text in texts:
+            pos_in_text = 0
+            for token in tokenize(str(text)):
+                start = str(text).lower().find(token, pos_in_text)
+                pos_in_text = start + len(token) if start >= 0 else pos_in_text
+                tokens.append({"token": token, "start_offset": offset + max(start, 0),
+                               "end_offset": offset + max(start, 0) + len(token), "type": "<ALPHANUM>",
+                               "position": position})
+                position += 1
+            position += 100  # position_increment_gap between values
+            offset += len(str(text)) + 1
+        return {"tokens": tokens}
 
     def count(self, expression: str | None, body: dict[str, Any] | None = None,
               params: dict[str, str] | None = None) -> dict[str, Any]:

@@ -36,6 +36,8 @@ _ALLOWED = {
 for _t in NUMERIC_TYPES:
     _ALLOWED[_t] = _NEUTRAL | {"fields", "index", "null_value"}
 _ALLOWED["scaled_float"] = _ALLOWED["scaled_float"] | {"scaling_factor"}
+METADATA_FIELDS = {"_id", "_index", "_source", "_routing", "_version", "_seq_no", "_primary_term", "_ignored",
+                   "_field_names", "_nested_path", "_doc_count"}
 _OBJECT_PARAMS = {"type", "properties", "dynamic", "enabled", "include_in_parent", "include_in_root"}
 _ROOT_PARAMS = {"properties", "dynamic", "date_detection", "numeric_detection", "dynamic_date_formats", "_meta",
                 "_source", "dynamic_templates", "_routing", "enabled"}
@@ -57,6 +59,19 @@ class Field:
     type: str
     params: dict[str, Any]
     subfields: dict[str, Field] = field(default_factory=dict)
+    # derived from the above by refresh(): the fields a source value is indexed into, ignore_above
+    targets: tuple[Field, ...] = field(default=(), init=False, repr=False, compare=False)
+    limit: int | None = field(default=None, init=False, repr=False, compare=False)
+    fid: int = field(default=0, init=False, repr=False, compare=False)  # the store's id for this field
+
+    def __post_init__(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.limit = self.ignore_above
+        for sub in self.subfields.values():
+            sub.refresh()
+        self.targets = tuple(f for f in (self, *self.subfields.values()) if f.indexed)
 
     @property
     def indexed(self) -> bool:
@@ -297,6 +312,9 @@ class Mapping:
                     self.fields[sub_path] = sub
                 elif old.type != sub.type:
                     raise illegal(f"mapper [{sub_path}] cannot be changed from type [{old.type}] to [{sub.type}]")
+                elif "ignore_above" in sub.params:
+                    old.params["ignore_above"] = sub.params["ignore_above"]
+            existing.refresh()
 
     def _register(self, leaf: Field) -> None:
         self.fields[leaf.path] = leaf
@@ -348,6 +366,7 @@ class Mapping:
                 raise mapper_parsing(f"Failed to parse mapping: ignore_above [{params['ignore_above']}]") from None
         leaf = Field(path, ftype, params)
         subs = spec.get("fields") or {}
+        leaf_subs: dict[str, Field] = {}
         if subs and sub:
             raise mapper_parsing(f"Field [{path}] is a multi-field and cannot itself contain multi-fields")
         if not isinstance(subs, dict):
@@ -355,7 +374,9 @@ class Mapping:
         for name, sub_spec in subs.items():
             if not isinstance(sub_spec, dict):
                 raise mapper_parsing(f"Expected map for property [fields] on field [{path}.{name}]")
-            leaf.subfields[f"{path}.{name}"] = self._leaf(f"{path}.{name}", sub_spec, sub=True)
+            leaf_subs[f"{path}.{name}"] = self._leaf(f"{path}.{name}", sub_spec, sub=True)
+        leaf.subfields = leaf_subs
+        leaf.refresh()
         if leaf.params.get("null_value") is not None:
             try:
                 leaf.index_value(leaf.params["null_value"])
@@ -410,17 +431,21 @@ class Mapping:
     def _walk(self, node: ObjectNode, obj: dict[str, Any], out: list[tuple[Field, Any]],
               staged: dict[str, Field | ObjectNode], dynamic: str) -> None:
         for key, value in obj.items():
-            if not isinstance(key, str) or key == "" or key.strip(".") != key or ".." in key:
-                raise mapper_parsing(f"field name cannot be an empty string or contain only dots: [{key}]")
-            if "." in key:  # "a.b": 1 is the object a with the field b
-                head, rest = key.split(".", 1)
+            if key == "" or "." in key:
+                if key.strip(".") != key or ".." in key or key == "":
+                    raise mapper_parsing(f"field name cannot be an empty string or contain only dots: [{key}]")
+                head, rest = key.split(".", 1)  # "a.b": 1 is the object a with the field b
                 self._walk(node, {head: {rest: value}}, out, staged, dynamic)
                 continue
-            if key.startswith("_") and node is self.root and key in ("_id", "_index", "_source", "_routing",
-                                                                     "_version", "_seq_no", "_score", "_type"):
+            if key[0] == "_" and node is self.root and key in METADATA_FIELDS:
                 raise mapper_parsing(f"Field [{key}] is a metadata field and cannot be added inside a document. "
                                      "Use the index API request parameters.")
-            prop = self._lookup(node, key, staged)
+            prop = node.properties.get(key)
+            if prop.__class__ is Field and value.__class__ is not list and value is not None:
+                self._leaf_values(prop, value, out)
+                continue
+            if prop is None:
+                prop = self._lookup(node, key, staged)
             self._value(node, key, prop, value, out, staged, dynamic)
 
     def _value(self, node: ObjectNode, key: str, prop: Field | ObjectNode | None, value: Any,
@@ -454,8 +479,21 @@ class Mapping:
         self._leaf_values(prop, value, out)
 
     def _leaf_values(self, leaf: Field, value: Any, out: list[tuple[Field, Any]]) -> None:
-        for f in (leaf, *leaf.subfields.values()):
-            if not f.indexed:
+        cls = value.__class__
+        for f in leaf.targets:
+            t = f.type
+            if cls is str and t == "text":  # the common cases first, without the generic conversion
+                out.append((f, value))
+                continue
+            if cls is str and t == "keyword":
+                if f.limit is None or len(value) <= f.limit:
+                    out.append((f, value))
+                continue
+            if cls is int and t == "long" and -(2**63) <= value < 2**63:
+                out.append((f, value))
+                continue
+            if cls is float and t == "double" and math.isfinite(value):
+                out.append((f, value))
                 continue
             try:
                 v = f.index_value(value)

@@ -44,6 +44,7 @@ def register_functions(conn: sqlite3.Connection) -> None:
         return 1 if value is not None and compiled(rx, bool(ignore_case)).fullmatch(str(value)) else 0
 
     conn.create_function("gq_regexp", 3, regexp, deterministic=True)
+    conn.create_function("gq_f32", 1, lambda v: float32(v) if v is not None else None, deterministic=True)
 
 
 @dataclass
@@ -257,9 +258,11 @@ class Compiler:
         required = 0 if msm_spec is None else min_should_match(len(should), msm_spec)
         if should and not (must or filters):
             required = max(required, 1)  # without required clauses, one optional clause must match
+        if not (must or should or filters or must_not):
+            return self.match_all({"boost": spec.get("boost", 1.0)}, scoring_ctx)  # an empty bool matches all
         preds = [n.pred for n in must + filters] + [f"NOT ({n.pred})" for n in must_not]
-        if should and required > len(should):
-            return MATCH_NONE
+        if required > len(should):
+            return MATCH_NONE  # Lucene: fewer optional clauses than minimum_should_match
         if should and required == 1:
             preds.append("(" + " OR ".join(n.pred for n in should) + ")")
         elif should and required > 1:
@@ -271,9 +274,8 @@ class Compiler:
         parts = [n.score for n in must if n.score is not None] + [n.score_or_zero() for n in should
                                                                   if n.score is not None]
         joins = frozenset().union(*(n.joins for n in must + should)) if must or should else frozenset()
-        if not parts:
-            pure_negative = must_not and not (must or should or filters)
-            return Node(pred, self.const(1.0) if pure_negative else None)
+        if not parts:  # only filter / must_not clauses (OpenSearch adds match_all as a filter): score 0
+            return Node(pred, None)
         score = "(" + " + ".join(parts) + ")"
         boost = float(spec.get("boost", 1.0))
         if boost != 1.0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class SortKey:
     render: Callable[[Any], Any] = lambda v: v
     parse_after: Callable[[Any], Any] = lambda v: v
     is_score: bool = False
+    # A single-valued field sorted with missing last: (table, field id) to walk its value index in order,
+    # and the sort value documents without one get.
+    driver: tuple[str, int] | None = None
+    missing_value: Any = None
 
 
 def _render_float(v: Any) -> Any:
@@ -191,8 +196,13 @@ class Searcher:
         if mode == "sum":  # total() is 0.0 for no values: keep missing as NULL
             expr = (f"(SELECT CASE WHEN count(*) THEN total(v) END FROM {table} WHERE doc = d.rid AND field = "
                     f"{self.store.fids[f.path]})")
-        return self._missing_key(expr, desc, missing, f.stores_numbers,
-                                 float_type=f.type in FLOAT_TYPES or mode == "avg", convert=f.query_value)
+        sort_key = self._missing_key(expr, desc, missing, f.stores_numbers,
+                                     float_type=f.type in FLOAT_TYPES or mode == "avg", convert=f.query_value)
+        fid = self.store.fids[f.path]
+        docs, values = self.store.field_stats(fid)
+        if missing == "_last" and docs == values and mode in ("min", "max"):
+            sort_key.driver = (table, fid)  # one value per document: its index order is the sort order
+        return sort_key
 
     def _missing_key(self, expr: str, desc: bool, missing: Any, numeric: bool, float_type: bool = False,
                      convert: Callable[[Any], Any] | None = None) -> SortKey:
@@ -205,9 +215,10 @@ class Searcher:
             high = (desc and first) or (not desc and not first)
             if float_type:
                 sentinel = "9e999" if high else "-9e999"
-                return SortKey(f"COALESCE({expr}, {sentinel})", desc, render=_render_float, parse_after=_parse_float)
+                return SortKey(f"COALESCE({expr}, {sentinel})", desc, render=_render_float, parse_after=_parse_float,
+                               missing_value=math.inf if high else -math.inf)
             sentinel_value = LONG_MAX if high else LONG_MIN
-            return SortKey(f"COALESCE({expr}, {sentinel_value})", desc, parse_after=int)
+            return SortKey(f"COALESCE({expr}, {sentinel_value})", desc, parse_after=int, missing_value=sentinel_value)
         try:
             value = convert(missing) if convert else missing
         except ValueError as exc:
@@ -221,6 +232,11 @@ class Searcher:
 
     # -- running
     def run(self) -> dict[str, Any]:
+        """The search response; the index's lock is held throughout (mapping, stats and rows stay consistent)."""
+        with self.store.lock:
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         started = time.perf_counter()
         self._merge_params()
         body = self.body
@@ -228,6 +244,8 @@ class Searcher:
         offset = _int(body.get("from", 0), "from")
         if size < 0:
             raise illegal(f"[size] parameter cannot be negative, found [{size}]")
+        if offset == -1:
+            offset = 0  # -1 is the "not set" value clients send
         if offset < 0:
             raise illegal(f"[from] parameter cannot be negative, found [{offset}]")
         window = int(self.store.settings.get("index", {}).get("max_result_window", 10_000))
@@ -249,7 +267,8 @@ class Searcher:
             if len(after) != len(keys):
                 raise illegal(f"search_after has {len(after)} value(s) but sort has {len(keys)}.")
             if offset not in (0, -1):
-                raise illegal("`from` parameter must be set to 0 when `search_after` is used.")
+                raise SearchError(400, "action_request_validation_exception", "Validation Failed: 1: `from` "
+                                  "parameter must be set to 0 when `search_after` is used;")
         total_spec = body.get("track_total_hits", DEFAULT_TRACK_TOTAL_HITS)
         fetch, includes, excludes = source_params(self.params, body.get("_source"))
 
@@ -257,6 +276,8 @@ class Searcher:
             node = self.comp.compile(body.get("query"), scores_wanted)
             post = self.comp.compile(body["post_filter"], False) if body.get("post_filter") else None
             score_sql = (node.score or "0.0") if scores_wanted else "NULL"
+            if not re.fullmatch(r"[0-9.e+-]+|NULL", score_sql):
+                score_sql = f"gq_f32({score_sql})"  # Lucene's scores are floats: sort and search_after on those
             joins = set(node.joins) if scores_wanted else set()
             where = [node.pred]
             if min_score is not None:
@@ -268,7 +289,8 @@ class Searcher:
             where_sql = " AND ".join(f"({w})" for w in where)
 
             total = self._total(total_spec, where, join_sql if min_score is not None else "")
-            rows = self._page(keys, score_sql, join_sql, where_sql, size, offset, after) if size else []
+            matched = total[0] if total is not None else None
+            rows = self._page(keys, score_sql, join_sql, where_sql, size, offset, after, matched) if size else []
             max_score: float | None = None
             if scores_wanted and size:
                 if keys[0].is_score and keys[0].desc and offset == 0 and after is None:
@@ -329,32 +351,89 @@ class Searcher:
             return cap, "gte"
         return n, "eq"
 
-    def _page(self, keys: list[SortKey], score_sql: str, join_sql: str, where_sql: str, size: int, offset: int,
-              after: list[Any] | None) -> list[tuple[Any, ...]]:
-        cols = ", ".join(f"{score_sql if k.is_score else k.expr} AS k{i}" for i, k in enumerate(keys))
+    def _order(self, keys: list[SortKey], score_sql: str, first: int = 0) -> list[str]:
         order = []
+        constant_score = re.fullmatch(r"[0-9.e+-]+|NULL", score_sql) is not None
         for i, k in enumerate(keys):
+            if i < first or (k.is_score and constant_score):
+                continue  # every hit has the same score: the order is the tie-break's (doc order)
             if k.nullable:
                 order.append(f"(k{i} IS NULL) {'DESC' if k.missing_first else 'ASC'}")
             order.append(f"k{i} {'DESC' if k.desc else 'ASC'}")
         order.append("rid ASC")
+        return order
+
+    def _page(self, keys: list[SortKey], score_sql: str, join_sql: str, where_sql: str, size: int, offset: int,
+              after: list[Any] | None, matched: int | None) -> list[tuple[Any, ...]]:
+        if keys[0].driver is not None:
+            # Walking the sort field's index visits about need * docs / matches entries; sorting the matches
+            # costs about their number. Walk when that is cheaper (or when the count is unknown).
+            need = offset + size
+            docs = self.store.conn.execute("SELECT max(rid) FROM docs").fetchone()[0] or 0
+            if matched is None or matched * matched > need * docs:
+                return self._page_driven(keys, score_sql, join_sql, where_sql, size, offset, after,
+                                         force=matched is not None)
+        exprs = [score_sql if k.is_score else k.expr for k in keys]
+        cols = ", ".join(f"{e} AS k{i}" for i, e in enumerate(exprs))
+        order = self._order(keys, score_sql)
         inner = f"SELECT d.rid AS rid, {score_sql} AS score, {cols} FROM docs d{join_sql} WHERE {where_sql}"
+        if where_sql == "(1)" and after is None and len(order) == 1:
+            inner = f"SELECT d.rid AS rid, {score_sql} AS score, {cols} FROM docs d"
         with_sql = self.comp.with_clause()
         if after is None:
             sql = f"{with_sql}{inner} ORDER BY {', '.join(order)} LIMIT {size} OFFSET {offset}"
         else:
-            cond = self._after(keys, after)
+            cond = self._after(keys, after, [f"k{i}" for i in range(len(keys))])
             ctes = with_sql[len("WITH "):] + ", " if with_sql else ""
             sql = (f"WITH {ctes}m AS MATERIALIZED ({inner}) SELECT * FROM m WHERE {cond} ORDER BY {', '.join(order)} "
                    f"LIMIT {size}")
         return self.store.conn.execute(sql, self.comp.params).fetchall()
 
-    def _after(self, keys: list[SortKey], after: list[Any]) -> str:
-        """Rows strictly after the `search_after` sort values, in the sort's order."""
+    def _page_driven(self, keys: list[SortKey], score_sql: str, join_sql: str, where_sql: str, size: int,
+                     offset: int, after: list[Any] | None, force: bool) -> list[tuple[Any, ...]]:
+        """The first key's field has one value per document: walk its (field, value) index in sort order
+        (SQLite stops after the page), then the documents without a value, which sort last."""
+        first = keys[0]
+        assert first.driver is not None
+        table, fid = first.driver
+        exprs = ["t0.v"] + [score_sql if k.is_score else k.expr for k in keys[1:]]
+        cols = ", ".join(f"{e} AS k{i}" for i, e in enumerate(exprs))
+        with_sql = self.comp.with_clause()
+        need = offset + size
+        rows: list[tuple[Any, ...]] = []
+        in_missing = False
+        cond_a = ""
+        if after is not None:
+            a0 = first.parse_after(after[0]) if after[0] is not None else None
+            in_missing = a0 is None or a0 == first.missing_value
+            if not in_missing:
+                bound = f"t0.v {'<=' if first.desc else '>='} {self.comp.p(a0)}"
+                cond_a = f" AND {bound} AND {self._after(keys, after, exprs)}"
+        if not in_missing:
+            rows = self.store.conn.execute(
+                f"{with_sql}SELECT d.rid AS rid, {score_sql} AS score, {cols} FROM {table} t0 "
+                f"{'CROSS JOIN' if force else 'JOIN'} docs d ON "
+                f"d.rid = t0.doc{join_sql} WHERE t0.field = {fid} AND {where_sql}{cond_a} ORDER BY "
+                f"{', '.join(['k0 DESC' if first.desc else 'k0 ASC', *self._order(keys, score_sql, 1)])} "
+                f"LIMIT {need}", self.comp.params).fetchall()
+        if len(rows) < need:
+            missing = "NULL" if first.missing_value is None else self.comp.p(first.missing_value)
+            cols_b = ", ".join(f"{e} AS k{i}" for i, e in enumerate([missing, *exprs[1:]]))
+            cond_b = ""
+            if after is not None and in_missing:
+                cond_b = " AND " + (self._after(keys[1:], after[1:], exprs[1:]) if len(keys) > 1 else "0")
+            rows += self.store.conn.execute(
+                f"{with_sql}SELECT d.rid AS rid, {score_sql} AS score, {cols_b} FROM docs d{join_sql} WHERE "
+                f"{where_sql} AND d.rid NOT IN (SELECT doc FROM {table} WHERE field = {fid}){cond_b} ORDER BY "
+                f"{', '.join(self._order(keys, score_sql, 1))} LIMIT {need - len(rows)}", self.comp.params).fetchall()
+        return rows[offset:need]
+
+    def _after(self, keys: list[SortKey], after: list[Any], cols: list[str]) -> str:
+        """Rows strictly after the `search_after` sort values, in the sort's order (`cols`: the keys' SQL)."""
         disjuncts = []
         equal: list[str] = []
         for i, (k, raw) in enumerate(zip(keys, after, strict=True)):
-            col = f"k{i}"
+            col = cols[i]
             try:
                 v = k.parse_after(raw) if raw is not None else None
             except (TypeError, ValueError):

@@ -40,7 +40,7 @@ from gqlsync.embedded.search.scoring import norm_length
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fields(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, type TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS docs(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS docs(rid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source BLOB NOT NULL,
                                 version INTEGER NOT NULL, seq_no INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS kw(field INTEGER NOT NULL, v TEXT NOT NULL, doc INTEGER NOT NULL,
                               PRIMARY KEY(field, v, doc)) WITHOUT ROWID;
@@ -62,7 +62,7 @@ class DocState:
     rid: int
     version: int
     seq_no: int
-    source: str
+    source: bytes  # the document's JSON
 
 
 @dataclass
@@ -156,11 +156,12 @@ class IndexStore:
         """Give every mapped field an id; create the FTS5 tables of new text fields."""
         for f in self.mapping.iter_fields():
             if f.path in self.fids:
+                f.fid = self.fids[f.path]
                 continue
             cur = self.conn.execute("INSERT INTO fields(path, type) VALUES (?, ?)", (f.path, f.type))
             fid = cur.lastrowid
             assert fid is not None
-            self.fids[f.path] = fid
+            self.fids[f.path] = f.fid = fid
             if f.type == "text":
                 self.conn.execute(f'CREATE VIRTUAL TABLE t{fid} USING fts5(body, tokenize="{TOKENIZER}")')
                 self.conn.execute(f"CREATE VIRTUAL TABLE t{fid}_i USING fts5vocab(t{fid}, 'instance')")
@@ -200,6 +201,7 @@ class IndexStore:
         self.settings = orjson.loads(meta["settings"])
         self.seq_no = int(meta.get("seq_no", "-1"))
         self.fids = dict(self.conn.execute("SELECT path, id FROM fields").fetchall())
+        self._sync_fields()
         self.next_rid = (self.conn.execute("SELECT max(rid) FROM docs").fetchone()[0] or 0) + 1
 
     def _set_meta(self, key: str, value: str) -> None:
@@ -217,15 +219,37 @@ class IndexStore:
             self._mapping_dirty = True
 
     # -- documents (call inside transaction())
+    def prefetch(self, doc_ids: list[str]) -> None:
+        """Look up which of a bulk's ids exist, in a few queries instead of one per document."""
+        p = self._pending
+        assert p is not None
+        wanted = [i for i in dict.fromkeys(doc_ids) if i not in p.ids]
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            for d in chunk:
+                p.known[d] = None
+            for row in self.conn.execute(f"SELECT id, rid, version, seq_no, source FROM docs WHERE id IN "
+                                         f"({', '.join('?' * len(chunk))})", chunk):
+                p.known[row[0]] = DocState(*row[1:])
+
     def current(self, doc_id: str) -> DocState | None:
         pending = self._pending
-        if pending is not None and doc_id in pending.ids:
-            self._flush()
+        if pending is not None:
+            if doc_id in pending.ids:
+                self._flush()
+            elif doc_id in pending.known:
+                return pending.known.pop(doc_id)
         row = self.conn.execute("SELECT rid, version, seq_no, source FROM docs WHERE id = ?", (doc_id,)).fetchone()
         return DocState(*row) if row else None
 
     def index(self, doc_id: str, source: dict[str, Any], *, op_type: str = "index", if_seq_no: int | None = None,
-              if_primary_term: int | None = None) -> WriteResult:
+              if_primary_term: int | None = None, raw: bytes | None = None, version: int | None = None,
+              version_type: str | None = None) -> WriteResult:
+        """Index (create or replace) a document; `raw` is its JSON as received, stored as the _source.
+
+        `version` with `version_type` external (or external_gt / external_gte) is OpenSearch's external
+        versioning, which Amplify's DynamoDB-to-OpenSearch function uses for Delta Sync tables.
+        """
         values, grew = self.mapping.document_values(source)
         if grew:
             self._sync_fields()
@@ -235,25 +259,50 @@ class IndexStore:
             raise version_conflict(self.name, doc_id,
                                    f"document already exists (current version [{existing.version}])")
         self._check_seq(doc_id, existing, if_seq_no, if_primary_term)
+        new_version = self._check_external(doc_id, existing, version, version_type)
         if existing is not None:
             self._delete_rows(existing.rid)
         rid = self.next_rid
         self.next_rid += 1
         self.seq_no += 1
-        version = existing.version + 1 if existing else 1
-        self._add(rid, doc_id, source, version, values)
+        version = new_version if new_version is not None else existing.version + 1 if existing else 1
+        self._add(rid, doc_id, raw if raw is not None else orjson.dumps(source), version, values)
         return WriteResult(self.name, doc_id, "updated" if existing else "created", 200 if existing else 201,
                            version, self.seq_no)
 
-    def delete(self, doc_id: str, *, if_seq_no: int | None = None,
-               if_primary_term: int | None = None) -> WriteResult:
+    def delete(self, doc_id: str, *, if_seq_no: int | None = None, if_primary_term: int | None = None,
+               version: int | None = None, version_type: str | None = None) -> WriteResult:
+        """Delete a document (no tombstone is kept: a later external version may recreate it)."""
         existing = self.current(doc_id)
         self._check_seq(doc_id, existing, if_seq_no, if_primary_term)
+        new_version = self._check_external(doc_id, existing, version, version_type)
         self.seq_no += 1
         if existing is None:
-            return WriteResult(self.name, doc_id, "not_found", 404, 1, self.seq_no)
+            return WriteResult(self.name, doc_id, "not_found", 404, new_version or 1, self.seq_no)
         self._delete_rows(existing.rid)
-        return WriteResult(self.name, doc_id, "deleted", 200, existing.version + 1, self.seq_no)
+        return WriteResult(self.name, doc_id, "deleted", 200, new_version or existing.version + 1, self.seq_no)
+
+    def _check_external(self, doc_id: str, existing: DocState | None, version: int | None,
+                        version_type: str | None) -> int | None:
+        if version is None and version_type in (None, "internal"):
+            return None
+        kind = version_type or "internal"
+        if kind == "internal":
+            raise SearchError(400, "action_request_validation_exception",
+                              "Validation Failed: 1: internal versioning can not be used for optimistic concurrency "
+                              "control. Please use `if_seq_no` and `if_primary_term` instead;")
+        if kind not in ("external", "external_gt", "external_gte"):
+            raise SearchError(400, "illegal_argument_exception", f"No version type match [{kind}]")
+        if version is None or version < 0:
+            raise SearchError(400, "action_request_validation_exception",
+                              f"Validation Failed: 1: illegal version value [{version}] for version type [{kind}];")
+        if existing is not None:
+            stale = existing.version > version if kind == "external_gte" else existing.version >= version
+            if stale:
+                relation = "higher than" if kind == "external_gte" else "higher or equal to"
+                raise version_conflict(self.name, doc_id, f"current version [{existing.version}] is {relation} "
+                                                          f"the one provided [{version}]")
+        return version
 
     def _check_seq(self, doc_id: str, existing: DocState | None, if_seq_no: int | None,
                    if_primary_term: int | None) -> None:
@@ -267,32 +316,28 @@ class IndexStore:
                                                       f"[{if_primary_term}]. current document has seqNo "
                                                       f"[{existing.seq_no}] and primary term [{PRIMARY_TERM}]")
 
-    def _add(self, rid: int, doc_id: str, source: dict[str, Any], version: int,
-             values: list[tuple[Field, Any]]) -> None:
+    def _add(self, rid: int, doc_id: str, source: bytes, version: int, values: list[tuple[Field, Any]]) -> None:
         p = self._pending
         assert p is not None, "writes run inside transaction()"
         p.ids.add(doc_id)
-        p.docs.append((rid, doc_id, orjson.dumps(source).decode(), version, self.seq_no))
-        texts: dict[int, list[str]] = defaultdict(list)
-        kw: set[tuple[int, Any]] = set()
-        num: set[tuple[int, Any]] = set()
-        fids = self.fids
+        p.docs.append((rid, doc_id, source, version, self.seq_no))
+        texts: dict[int, list[str]] = {}
+        seen: set[tuple[int, Any]] = set()
+        counts: dict[int, int] = {}
+        kw_rows, num_rows = p.kw, p.num
         for f, v in values:
-            fid = fids[f.path]
-            if f.type == "text":
-                texts[fid].append(v)
-            elif f.type == "keyword":
-                kw.add((fid, v))
-            else:
-                num.add((fid, v))
+            fid = f.fid
+            t = f.type
+            if t == "text":
+                texts.setdefault(fid, []).append(v)
+                continue
+            key = (fid, v)
+            if key in seen:  # a value repeated in an array is indexed once
+                continue
+            seen.add(key)
+            (kw_rows if t == "keyword" else num_rows).append((fid, v, rid))
+            counts[fid] = counts.get(fid, 0) + 1
         stats = p.stats
-        counts: dict[int, int] = defaultdict(int)
-        for fid, v in kw:
-            p.kw.append((fid, v, rid))
-            counts[fid] += 1
-        for fid, v in num:
-            p.num.append((fid, v, rid))
-            counts[fid] += 1
         for fid, n in counts.items():
             s = stats[fid]
             s[0] += 1
@@ -352,7 +397,9 @@ class IndexStore:
             conn.executemany("INSERT INTO stats(field, docs, tokens) VALUES (?, ?, ?) ON CONFLICT(field) DO UPDATE "
                              "SET docs = docs + excluded.docs, tokens = tokens + excluded.tokens",
                              [(fid, s[0], s[1]) for fid, s in p.stats.items()])
-        self._pending = _Pending()
+        fresh = _Pending()
+        fresh.known = p.known
+        self._pending = fresh
 
     # -- reads
     def get(self, doc_id: str) -> DocState | None:
@@ -376,9 +423,10 @@ class _Pending:
 
     def __init__(self) -> None:
         self.ids: set[str] = set()
-        self.docs: list[tuple[int, str, str, int, int]] = []
+        self.docs: list[tuple[int, str, bytes, int, int]] = []
         self.kw: list[tuple[int, Any, int]] = []
         self.num: list[tuple[int, Any, int]] = []
         self.present: list[tuple[int, int, int, int]] = []
         self.fts: dict[int, list[tuple[int, str]]] = defaultdict(list)
         self.stats: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        self.known: dict[str, DocState | None] = {}  # prefetched state of ids not written yet

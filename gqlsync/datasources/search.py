@@ -88,7 +88,12 @@ def _elasticsearch_client(endpoint: str, config: SearchConfig) -> Any:
 
 def _cluster_error(status: int, body: Any, endpoint: str) -> DataSourceError:
     """The field error for a cluster's error answer: its `error.type` and `error.reason`."""
-    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(body, (str, bytes)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            pass
+    error = body.get("error") if isinstance(body, dict) else body
     if isinstance(error, dict):
         kind, reason = str(error.get("type") or "search_error"), str(error.get("reason") or error)
     elif error:
@@ -124,7 +129,9 @@ class _Client:
             raise self._unreachable(exc) from None
         except TransportError as exc:
             status = exc.status_code if isinstance(exc.status_code, int) else 500
-            raise _cluster_error(status, exc.info, self.endpoint) from None
+            # opensearch-py's AsyncHttpConnection (the one that signs) leaves `info` empty and the raw body in
+            # `error`: the answer is read from whichever holds it
+            raise _cluster_error(status, exc.info if exc.info is not None else exc.error, self.endpoint) from None
 
     async def _elasticsearch(self, method: str, path: str, query: dict[str, Any], headers: dict[str, str],
                              body: Any) -> Any:

@@ -196,6 +196,8 @@ def test_log_goes_to_the_request() -> None:
      " $abc.equals(\"abc\"), $e.isEmpty(), $abc.charAt(1)])", {},
      ["x", "AB", ["a", "b"], 3, True, True, True, 2, "bc", "a#b#", True, True, "b"]),
     ("#set($n = 0)#foreach($i in [1,2,3])#set($n = $n + $i)#end$n", {}, 6),
+    # a variable first set inside a loop is set after it (Velocity has no loop scope but the loop variable)
+    ("#foreach($i in [1,2,3])#if(!$foreach.hasNext)#set($last = $i)#end#end$last", {}, 3),
     ("#set($a = 7 / 2)#set($b = -7 / 2)#set($c = 7 % 3)#set($d = -7 % 3)#set($e = 7.0 / 2)#set($f = 1 + 2 * 3)"
      "$util.toJson([$a, $b, $c, $d, $e, $f])", {}, [3, -3, 1, -1, 3.5, 7]),
     ("#set($a = \"a\" + 1)#set($b = 1 + \"a\")#set($c = 1 == 1.0)#set($d = \"1\" == 1)#set($e = $x == $y)"

@@ -113,6 +113,20 @@ class TemplateTimeout(_Signal):
 _DEADLINE: ContextVar[float] = ContextVar("vtl_deadline", default=float("inf"))
 
 
+class _LoopNamespace(av.LocalNamespace):
+    """One #foreach iteration's names: the loop variable, `$foreach` and the velocity counters are its own; a #set
+    of any other name goes to the enclosing scope, as in Velocity (a variable first set inside a loop is still
+    set after it: Amplify's search response templates read their `$nextToken` that way)."""
+
+    def set_inherited(self, key: str, value: Any) -> None:
+        if dict.__contains__(self, key):
+            self[key] = value
+        elif isinstance(self.parent, av.LocalNamespace):
+            self.parent.set_inherited(key, value)
+        else:
+            self.parent[key] = value
+
+
 class ForeachDirective(av.ForeachDirective):
     """#foreach with #break, Java-style map iteration (over keys) and AppSync's 1000-iteration cap."""
 
@@ -134,7 +148,7 @@ class ForeachDirective(av.ForeachDirective):
         for counter, item in enumerate(iterable[: self.MAX_ITERATIONS], start=1):
             if time.monotonic() > deadline:
                 raise TemplateTimeout()
-            localns = av.LocalNamespace(namespace)
+            localns = _LoopNamespace(namespace)
             localns["velocityCount"] = counter
             localns["velocityHasNext"] = counter < length
             localns["foreach"] = ForeachScope(counter, length)

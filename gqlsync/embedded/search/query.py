@@ -167,12 +167,11 @@ class Compiler:
             only = positives[0] if positives else None
             return plain, Node("", probe=probe, count_sql=only.count_sql if only is not None else None)
         driver: int | None = None
-        for cap in (256, 8192):
-            best: int | None = None
-            for i, n in enumerate(positives):
+        for cap in (64, 1024, 16384):  # each count reads at most `cap` index entries: stop at the first level
+            for i, n in enumerate(positives):  # where some clause is under it, counting the rest up to the best
                 est = self.estimate(n, cap)
-                if est is not None and est < cap and (best is None or est < best):
-                    best, driver = est, i
+                if est is not None and est < cap:
+                    cap, driver = est, i
             if driver is not None:
                 break
         if driver is None:  # nothing known to be selective: drive from a clause that cannot be probed, or the first

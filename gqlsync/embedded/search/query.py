@@ -53,6 +53,11 @@ class Node:
     score: str | None = None  # None: a constant 0
     zero_safe: bool = False  # `score` is 0 where `pred` does not hold
     joins: frozenset[str] = frozenset()  # CTE aliases `score` reads (LEFT JOINed on rid)
+    # The same predicate as a correlated check of one document (`EXISTS (... doc = d.rid ...)`), which an
+    # indexed lookup answers without building the whole match set; None: `pred` is the only form.
+    probe: str | None = None
+    # A `SELECT 1 ...` yielding about one row per match (an upper bound), to estimate selectivity; None: unknown.
+    count_sql: str | None = None
 
     def score_or_zero(self) -> str:
         """The score where the query matches, 0 elsewhere (what an optional clause adds)."""
@@ -134,8 +139,46 @@ class Compiler:
     # -- generic leaves
     def value_set(self, f: Field, cond: str, score: float | None) -> Node:
         table = "num" if f.stores_numbers else "kw"
-        pred = f"d.rid IN (SELECT doc FROM {table} WHERE field = {self.fid(f)} AND {cond})"
-        return Node(pred, self.const(score) if score is not None else None)
+        fid = self.fid(f)
+        pred = f"d.rid IN (SELECT doc FROM {table} WHERE field = {fid} AND {cond})"
+        probe = f"EXISTS (SELECT 1 FROM {table} WHERE doc = d.rid AND field = {fid} AND {cond})"
+        return Node(pred, self.const(score) if score is not None else None, probe=probe,
+                    count_sql=f"SELECT 1 FROM {table} WHERE field = {fid} AND {cond}")
+
+    def estimate(self, node: Node, cap: int) -> int | None:
+        """About how many documents `node` matches, counted up to `cap`; None when it cannot tell."""
+        if node.count_sql is None:
+            return None
+        return int(self.store.conn.execute(f"SELECT count(*) FROM ({node.count_sql} LIMIT {int(cap)})",
+                                           self.params).fetchone()[0])
+
+    def conjunction(self, positives: list[Node], negatives: list[Node]) -> tuple[list[str], Node]:
+        """The predicates of `positives AND NOT negatives`, planned by selectivity, and a node standing for it
+        (its probe and estimate; its pred is unset).
+
+        Each `d.rid IN (subquery)` SQLite cannot drive from is materialized in full, so only the most selective
+        clause keeps that form (SQLite loops over its matches) and the others become indexed per-document probes.
+        """
+        plain = [n.pred for n in positives] + [f"NOT ({n.pred})" for n in negatives]
+        probe = None
+        if all(n.probe is not None for n in positives + negatives):
+            probe = " AND ".join([f"({n.probe})" for n in positives] + [f"NOT ({n.probe})" for n in negatives])
+        if not positives or len(positives) + len(negatives) < 2:
+            only = positives[0] if positives else None
+            return plain, Node("", probe=probe, count_sql=only.count_sql if only is not None else None)
+        driver: int | None = None
+        for cap in (64, 1024, 16384):  # each count reads at most `cap` index entries: stop at the first level
+            for i, n in enumerate(positives):  # where some clause is under it, counting the rest up to the best
+                est = self.estimate(n, cap)
+                if est is not None and est < cap:
+                    cap, driver = est, i
+            if driver is not None:
+                break
+        if driver is None:  # nothing known to be selective: drive from a clause that cannot be probed, or the first
+            driver = next((i for i, n in enumerate(positives) if n.probe is None), 0)
+        preds = [n.pred if i == driver or n.probe is None else n.probe for i, n in enumerate(positives)]
+        preds += [f"NOT ({n.probe if n.probe is not None else n.pred})" for n in negatives]
+        return preds, Node("", probe=probe, count_sql=positives[driver].count_sql)
 
     def term_score(self, f: Field, value: Any, boost: float, scoring_ctx: bool) -> float | None:
         """Lucene's score of a term on a field without norms (keyword, boolean); numbers score the boost."""
@@ -161,7 +204,9 @@ class Compiler:
         if not scoring_ctx and required in (1, len(set(terms))):
             op = " OR " if required == 1 else " AND "
             expr = op.join(fts_string([t]) for t in dict.fromkeys(terms))
-            return Node(f"d.rid IN (SELECT rowid FROM t{fid} WHERE t{fid} MATCH {self.p(expr)})")
+            ph = self.p(expr)
+            return Node(f"d.rid IN (SELECT rowid FROM t{fid} WHERE t{fid} MATCH {ph})",
+                        count_sql=f"SELECT 1 FROM t{fid} WHERE t{fid} MATCH {ph}")
         counts: dict[str, int] = {}
         for t in terms:
             counts[t] = counts.get(t, 0) + 1
@@ -260,7 +305,7 @@ class Compiler:
             required = max(required, 1)  # without required clauses, one optional clause must match
         if not (must or should or filters or must_not):
             return self.match_all({"boost": spec.get("boost", 1.0)}, scoring_ctx)  # an empty bool matches all
-        preds = [n.pred for n in must + filters] + [f"NOT ({n.pred})" for n in must_not]
+        preds, plan = self.conjunction(must + filters, must_not)
         if required > len(should):
             return MATCH_NONE  # Lucene: fewer optional clauses than minimum_should_match
         if should and required == 1:
@@ -269,25 +314,27 @@ class Compiler:
             counted = " + ".join(f"(CASE WHEN {n.pred} THEN 1 ELSE 0 END)" for n in should)
             preds.append(f"({counted}) >= {required}")
         pred = " AND ".join(f"({p})" for p in preds) if preds else "1"
+        probe, count_sql = (plan.probe, plan.count_sql) if not should or required == 0 else (None, None)
         if not scoring_ctx:
-            return Node(pred)
+            return Node(pred, probe=probe, count_sql=count_sql)
         parts = [n.score for n in must if n.score is not None] + [n.score_or_zero() for n in should
                                                                   if n.score is not None]
         joins = frozenset().union(*(n.joins for n in must + should)) if must or should else frozenset()
         if not parts:  # only filter / must_not clauses (OpenSearch adds match_all as a filter): score 0
-            return Node(pred, None)
+            return Node(pred, None, probe=probe, count_sql=count_sql)
         score = "(" + " + ".join(parts) + ")"
         boost = float(spec.get("boost", 1.0))
         if boost != 1.0:
             score = f"({score} * {self.const(boost)})"
-        return Node(pred, score, False, joins)
+        return Node(pred, score, False, joins, probe=probe, count_sql=count_sql)
 
     def constant_score(self, spec: Any, scoring_ctx: bool) -> Node:
         spec = _options("constant_score", spec, {"filter", "boost", "_name"})
         if "filter" not in spec:
             raise parsing("[constant_score] requires a 'filter' element")
         inner = self.compile(spec["filter"], False)
-        return Node(inner.pred, self.const(float(spec.get("boost", 1.0))) if scoring_ctx else None)
+        return Node(inner.pred, self.const(float(spec.get("boost", 1.0))) if scoring_ctx else None,
+                    probe=inner.probe, count_sql=inner.count_sql)
 
     def dis_max(self, spec: Any, scoring_ctx: bool) -> Node:
         spec = _options("dis_max", spec, {"queries", "tie_breaker", "boost", "_name"})

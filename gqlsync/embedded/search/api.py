@@ -145,6 +145,15 @@ class SearchAPI:
         return Response(content, status_code=status, headers=headers, media_type=media)
 
     # -- routing
+    def shared_routes(self) -> dict[str, dict[str, tuple[Handler, set[str]]]]:
+        """The operations served both on the cluster (`/_bulk`) and on one index (`/{index}/_bulk`)."""
+        refresh = _COMMON | {"ignore_unavailable", "allow_no_indices", "expand_wildcards"}
+        bulk = _WRITE | {"_source", "_source_includes", "_source_excludes"}
+        return {"_bulk": {"POST": (self.bulk, bulk), "PUT": (self.bulk, bulk)},
+                "_refresh": {"POST": (self.refresh, refresh), "GET": (self.refresh, refresh)},
+                "_search": {"GET": (self.search, _SEARCH), "POST": (self.search, _SEARCH)},
+                "_count": {"GET": (self.count, _SEARCH), "POST": (self.count, _SEARCH)}}
+
     def route(self, method: str, s: list[str]) -> tuple[Handler, set[str], tuple[Any, ...]] | None:
         def pick(table: dict[str, tuple[Handler, set[str]]], *args: Any) -> tuple[Handler, set[str], tuple[Any, ...]]:
             if method not in table:
@@ -171,14 +180,7 @@ class SearchAPI:
                 return pick({"GET": (self.cat_indices, cat_params)}, s[2] if n == 3 else None)
             if n == 1:
                 tables: dict[str, dict[str, tuple[Handler, set[str]]]] = {
-                    "_bulk": {"POST": (self.bulk, _WRITE | {"_source", "_source_includes", "_source_excludes"}),
-                              "PUT": (self.bulk, _WRITE | {"_source", "_source_includes", "_source_excludes"})},
-                    "_refresh": {"POST": (self.refresh, _COMMON | {"ignore_unavailable", "allow_no_indices",
-                                                                   "expand_wildcards"}),
-                                 "GET": (self.refresh, _COMMON | {"ignore_unavailable", "allow_no_indices",
-                                                                  "expand_wildcards"})},
-                    "_search": {"GET": (self.search, _SEARCH), "POST": (self.search, _SEARCH)},
-                    "_count": {"GET": (self.count, _SEARCH), "POST": (self.count, _SEARCH)},
+                    **self.shared_routes(),
                     "_mget": {"GET": (self.mget, _GET), "POST": (self.mget, _GET)},
                     "_msearch": {"GET": (self.msearch, _MSEARCH), "POST": (self.msearch, _MSEARCH)},
                     "_analyze": {"GET": (self.analyze, _COMMON), "POST": (self.analyze, _COMMON)},
@@ -213,16 +215,9 @@ class SearchAPI:
                                                                     "ignore_unavailable", "expand_wildcards"}),
                               "PUT": (self.put_settings, _COMMON | {"preserve_existing", "flat_settings"})},
                 "_doc": {"POST": (self.index_doc, _WRITE)},
-                "_bulk": {"POST": (self.bulk, _WRITE | {"_source", "_source_includes", "_source_excludes"}),
-                          "PUT": (self.bulk, _WRITE | {"_source", "_source_includes", "_source_excludes"})},
-                "_refresh": {"POST": (self.refresh, _COMMON | {"ignore_unavailable", "allow_no_indices",
-                                                               "expand_wildcards"}),
-                             "GET": (self.refresh, _COMMON | {"ignore_unavailable", "allow_no_indices",
-                                                              "expand_wildcards"})},
+                **self.shared_routes(),
                 "_flush": {"POST": (self.refresh, _COMMON | {"force", "wait_if_ongoing"}),
                            "GET": (self.refresh, _COMMON | {"force", "wait_if_ongoing"})},
-                "_search": {"GET": (self.search, _SEARCH), "POST": (self.search, _SEARCH)},
-                "_count": {"GET": (self.count, _SEARCH), "POST": (self.count, _SEARCH)},
                 "_mget": {"GET": (self.mget, _GET), "POST": (self.mget, _GET)},
                 "_msearch": {"GET": (self.msearch, _MSEARCH), "POST": (self.msearch, _MSEARCH)},
                 "_analyze": {"GET": (self.analyze, _COMMON), "POST": (self.analyze, _COMMON)},

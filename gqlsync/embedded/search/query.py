@@ -579,9 +579,7 @@ class Compiler:
         if ci:
             return self.pattern_node(name, re.escape(value) + r"[\s\S]*", boost, True, scoring_ctx, "prefix")
         if name == "_id":
-            upper = successor(value)
-            cond = f"d.id >= {self.p(value)}" + (f" AND d.id < {self.p(upper)}" if upper else "")
-            return Node(cond, self.const(boost) if scoring_ctx else None)
+            return Node(self.starts_with("d.id", value), self.const(boost) if scoring_ctx else None)
         f = self.field(name)
         if f is None or not f.indexed:
             return self.unindexed(f, name)
@@ -589,11 +587,15 @@ class Compiler:
             raise self.shard_error(f"failed to create query: Can only use prefix queries on keyword and text fields"
                                    f" - not on [{name}] which is of type [{f.type}]")
         col = "term" if f.type == "text" else "v"
-        upper = successor(value)
-        cond = f"{col} >= {self.p(value)}" + (f" AND {col} < {self.p(upper)}" if upper else "")
+        cond = self.starts_with(col, value)
         if f.type == "text":
             return self.text_term_set(f, cond, boost, scoring_ctx)
         return self.value_set(f, cond, boost if scoring_ctx else None)
+
+    def starts_with(self, col: str, prefix: str) -> str:
+        """`col` starts with `prefix`, as an index range (prefix <= col < the prefix's successor)."""
+        upper = successor(prefix)
+        return f"{col} >= {self.p(prefix)}" + (f" AND {col} < {self.p(upper)}" if upper else "")
 
     def wildcard(self, spec: Any, scoring_ctx: bool) -> Node:
         name, opts = self._field_spec("wildcard", spec, "value", {"case_insensitive", "rewrite", "wildcard"})
@@ -605,8 +607,7 @@ class Compiler:
             glob, lit = wildcard_glob(value)
             cond = f"v GLOB {self.p(glob)}"
             if lit:
-                upper = successor(lit)
-                cond = f"v >= {self.p(lit)}" + (f" AND v < {self.p(upper)}" if upper else "") + " AND " + cond
+                cond = self.starts_with("v", lit) + " AND " + cond
             return self.value_set(f, cond, boost if scoring_ctx else None)
         return self.pattern_node(name, wildcard_regex(value), boost, ci, scoring_ctx, "wildcard")
 
@@ -633,8 +634,7 @@ class Compiler:
         cond = f"gq_regexp({self.p(rx)}, {int(ci)}, {col})"
         lit = "" if ci else regex_literal_prefix(rx)
         if lit:
-            upper = successor(lit)
-            cond = f"{col} >= {self.p(lit)}" + (f" AND {col} < {self.p(upper)}" if upper else "") + " AND " + cond
+            cond = self.starts_with(col, lit) + " AND " + cond
         if f.type == "text":
             return self.text_term_set(f, cond, boost, scoring_ctx)
         return self.value_set(f, cond, boost if scoring_ctx else None)

@@ -580,17 +580,25 @@ class Compiler:
             return self.pattern_node(name, re.escape(value) + r"[\s\S]*", boost, True, scoring_ctx, "prefix")
         if name == "_id":
             return Node(self.starts_with("d.id", value), self.const(boost) if scoring_ctx else None)
-        f = self.field(name)
-        if f is None or not f.indexed:
-            return self.unindexed(f, name)
-        if f.type not in ("keyword", "text"):
-            raise self.shard_error(f"failed to create query: Can only use prefix queries on keyword and text fields"
-                                   f" - not on [{name}] which is of type [{f.type}]")
-        col = "term" if f.type == "text" else "v"
+        found = self.string_field(name, "prefix")
+        if isinstance(found, Node):
+            return found
+        f, col = found
         cond = self.starts_with(col, value)
         if f.type == "text":
             return self.text_term_set(f, cond, boost, scoring_ctx)
         return self.value_set(f, cond, boost if scoring_ctx else None)
+
+    def string_field(self, name: str, kind: str) -> tuple[Any, str] | Node:
+        """The keyword or text field a `kind` (prefix, wildcard, regexp) query reads, and the column holding its
+        values or terms; a Node when the field is not indexed; a 400 for any other field type."""
+        f = self.field(name)
+        if f is None or not f.indexed:
+            return self.unindexed(f, name)
+        if f.type not in ("keyword", "text"):
+            raise self.shard_error(f"failed to create query: Can only use {kind} queries on keyword and text fields"
+                                   f" - not on [{name}] which is of type [{f.type}]")
+        return f, ("term" if f.type == "text" else "v")
 
     def starts_with(self, col: str, prefix: str) -> str:
         """`col` starts with `prefix`, as an index range (prefix <= col < the prefix's successor)."""
@@ -624,13 +632,10 @@ class Compiler:
         const = self.const(boost) if scoring_ctx else None
         if name == "_id":
             return Node(f"gq_regexp({self.p(rx)}, {int(ci)}, d.id)", const)
-        f = self.field(name)
-        if f is None or not f.indexed:
-            return self.unindexed(f, name)
-        if f.type not in ("keyword", "text"):
-            raise self.shard_error(f"failed to create query: Can only use {kind} queries on keyword and text fields"
-                                   f" - not on [{name}] which is of type [{f.type}]")
-        col = "term" if f.type == "text" else "v"
+        found = self.string_field(name, kind)
+        if isinstance(found, Node):
+            return found
+        f, col = found
         cond = f"gq_regexp({self.p(rx)}, {int(ci)}, {col})"
         lit = "" if ci else regex_literal_prefix(rx)
         if lit:

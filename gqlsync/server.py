@@ -121,6 +121,7 @@ class GqlsyncServer:
         version = str(int(self.api.version) + 1) if self.api.version.isdigit() else f"{self.api.version}+1"
         served = build_served(app, self.clients, self.metrics, self.hub, version=version)
         if self._started:
+            await self._start_embedded_search(served)
             await served.api.start()
         self.apis.install(served)
         self.app = app
@@ -160,12 +161,13 @@ class GqlsyncServer:
                 self._embedded_search = None
             self._started = False
 
-    async def _start_embedded_search(self) -> None:
-        """The embedded search engine, when the app has search data sources and no cluster is given for them."""
+    async def _start_embedded_search(self, *coming: ServedApi) -> None:
+        """The embedded search engine, once a version served (or `coming`) has search data sources and no cluster
+        is given for them."""
         s = self.settings
-        sources = [ds for served in self.apis.all() for ds in served.api.data_sources.values()]
-        if s.search_endpoint is not None or s.embedded_search_dir is None or not any(
-                isinstance(ds, SearchDataSource) for ds in sources):
+        sources = [ds for served in (*self.apis.all(), *coming) for ds in served.api.data_sources.values()]
+        if self._embedded_search is not None or s.search_endpoint is not None or s.embedded_search_dir is None \
+                or not any(isinstance(ds, SearchDataSource) for ds in sources):
             return
         from gqlsync.embedded.search import EmbeddedSearch
 

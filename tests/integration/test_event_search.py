@@ -53,3 +53,21 @@ async def test_created_events_are_searchable_and_deleted_ones_are_not(tmp_path: 
         assert made["Python meetup"] not in [i["id"] for i in after["items"]] and after["total"] == 2
         r = await c.query('mutation { deleteEvent(id: "no-such-event") { id } }')
         assert r == {"data": {"deleteEvent": None}}
+
+
+async def test_a_version_that_brings_the_first_search_source_starts_the_engine(tmp_path: Path) -> None:
+    import dataclasses
+
+    from tests.helpers import EVENT_APP
+
+    server = GqlsyncServer(load_app(EVENT_APP), ServerSettings(embedded_dynamodb_dir=tmp_path / "ddb",
+                                                               embedded_search_dir=tmp_path / "search"))
+    await server.start()
+    try:
+        assert server.clients.settings.search_endpoint is None  # no search source: no engine
+        await server.install(dataclasses.replace(load_app(APP), name="event-app"))
+        assert server.clients.settings.search_endpoint is not None
+        async with GraphQLClient(server, api_key=KEY) as c:
+            assert (await ok(c, SEARCH, {"t": "python"}))["searchEvents"]["total"] == 0
+    finally:
+        await server.stop()

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import aioboto3
 import pytest
 
+from gqlsync.embedded.search import EmbeddedSearch
 from tests.helpers import GraphQLClient, event_server
 from tests.services import CognitoPool, DynamoDBLocal, RedisServer
 
@@ -36,6 +37,17 @@ def cognito_pool() -> Iterator[CognitoPool]:
         yield pool
     finally:
         pool.stop()
+
+
+@pytest.fixture(scope="module")
+def search_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSearch]:
+    """The embedded search engine on loopback (one per test module; its indices under a temporary folder)."""
+    engine = EmbeddedSearch(tmp_path_factory.mktemp("search"))
+    engine.start()
+    try:
+        yield engine
+    finally:
+        engine.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -65,10 +65,8 @@ def write_app(root: Path, endpoint: str, client: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    embedded = EmbeddedSearch(tmp_path_factory.mktemp("engine"))
-    yield embedded.start()
-    embedded.stop()
+def engine(search_engine: EmbeddedSearch) -> str:
+    return search_engine.endpoint
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +22,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSearch]:
-    srv = EmbeddedSearch(Path(tmp_path_factory.mktemp("search")))
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+def server(search_engine: EmbeddedSearch) -> EmbeddedSearch:
+    return search_engine
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ search engine through opensearch-py, with Amplify's index and id rules, soft del
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,8 @@ def item(id: str, name: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    embedded = EmbeddedSearch(tmp_path_factory.mktemp("engine"))
-    yield embedded.start()
-    embedded.stop()
+def engine(search_engine: EmbeddedSearch) -> str:
+    return search_engine.endpoint
 
 
 @pytest.fixture

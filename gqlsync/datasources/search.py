@@ -63,30 +63,7 @@ def _region(config: SearchConfig, endpoint: str, default: str) -> str:
     return parts[-4] if _aws_service(endpoint) and len(parts) >= 4 else default
 
 
-def _opensearch_client(endpoint: str, config: SearchConfig, sign: str | None, region: str) -> Any:
-    from opensearchpy import AsyncHttpConnection, AsyncOpenSearch
-
-    options: dict[str, Any] = {"hosts": [endpoint], "timeout": config.timeout_seconds, "max_retries": 1,
-                               "retry_on_timeout": False, "connection_class": AsyncHttpConnection}
-    if sign:
-        import botocore.session
-        from opensearchpy import AWSV4SignerAsyncAuth
-
-        credentials = botocore.session.get_session().get_credentials()
-        if credentials is None:
-            raise DataSourceError(f"No AWS credentials to sign requests to {endpoint} with", "OpenSearch:Credentials")
-        options["http_auth"] = AWSV4SignerAsyncAuth(credentials, region, sign)
-    return AsyncOpenSearch(**options)
-
-
-def _elasticsearch_client(endpoint: str, config: SearchConfig) -> Any:
-    from elasticsearch import AsyncElasticsearch
-
-    return AsyncElasticsearch(endpoint, request_timeout=config.timeout_seconds, max_retries=1,
-                              retry_on_timeout=False)
-
-
-def _cluster_error(status: int, body: Any, endpoint: str) -> DataSourceError:
+def _cluster_error(status: int, body: Any) -> DataSourceError:
     """The field error for a cluster's error answer: its `error.type` and `error.reason`."""
     if isinstance(body, (str, bytes)):
         try:
@@ -104,21 +81,43 @@ def _cluster_error(status: int, body: Any, endpoint: str) -> DataSourceError:
 
 
 class _Client:
-    """One official client, and how its calls and errors look."""
+    """One official client for one endpoint: the request document sent, its errors read as field errors."""
 
-    def __init__(self, kind: str, client: Any, endpoint: str) -> None:
-        self.kind = kind
+    def __init__(self, client: Any, endpoint: str) -> None:
         self.client = client
         self.endpoint = endpoint
 
     async def request(self, method: str, path: str, query: dict[str, Any], headers: dict[str, str],
                       body: Any) -> Any:
-        if self.kind == "elasticsearch":
-            return await self._elasticsearch(method, path, query, headers, body)
-        return await self._opensearch(method, path, query, headers, body)
+        raise NotImplementedError
 
-    async def _opensearch(self, method: str, path: str, query: dict[str, Any], headers: dict[str, str],
-                          body: Any) -> Any:
+    def _unreachable(self, exc: Exception) -> DataSourceError:
+        return DataSourceError(f"The search cluster at {self.endpoint} cannot be reached: {exc}",
+                               "OpenSearch:ConnectionError")
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class _OpenSearch(_Client):
+    def __init__(self, endpoint: str, config: SearchConfig, sign: str | None, region: str) -> None:
+        from opensearchpy import AsyncHttpConnection, AsyncOpenSearch
+
+        options: dict[str, Any] = {"hosts": [endpoint], "timeout": config.timeout_seconds, "max_retries": 1,
+                                   "retry_on_timeout": False, "connection_class": AsyncHttpConnection}
+        if sign:
+            import botocore.session
+            from opensearchpy import AWSV4SignerAsyncAuth
+
+            credentials = botocore.session.get_session().get_credentials()
+            if credentials is None:
+                raise DataSourceError(f"No AWS credentials to sign requests to {endpoint} with",
+                                      "OpenSearch:Credentials")
+            options["http_auth"] = AWSV4SignerAsyncAuth(credentials, region, sign)
+        super().__init__(AsyncOpenSearch(**options), endpoint)
+
+    async def request(self, method: str, path: str, query: dict[str, Any], headers: dict[str, str],
+                      body: Any) -> Any:
         from opensearchpy import ConnectionError as Unreachable
         from opensearchpy import TransportError
 
@@ -131,10 +130,18 @@ class _Client:
             status = exc.status_code if isinstance(exc.status_code, int) else 500
             # opensearch-py's AsyncHttpConnection (the one that signs) leaves `info` empty and the raw body in
             # `error`: the answer is read from whichever holds it
-            raise _cluster_error(status, exc.info if exc.info is not None else exc.error, self.endpoint) from None
+            raise _cluster_error(status, exc.info if exc.info is not None else exc.error) from None
 
-    async def _elasticsearch(self, method: str, path: str, query: dict[str, Any], headers: dict[str, str],
-                             body: Any) -> Any:
+
+class _Elasticsearch(_Client):
+    def __init__(self, endpoint: str, config: SearchConfig) -> None:
+        from elasticsearch import AsyncElasticsearch
+
+        super().__init__(AsyncElasticsearch(endpoint, request_timeout=config.timeout_seconds, max_retries=1,
+                                            retry_on_timeout=False), endpoint)
+
+    async def request(self, method: str, path: str, query: dict[str, Any], headers: dict[str, str],
+                      body: Any) -> Any:
         from elastic_transport import ConnectionError as Unreachable
         from elastic_transport import ConnectionTimeout
         from elasticsearch import ApiError
@@ -147,15 +154,8 @@ class _Client:
         except (Unreachable, ConnectionTimeout) as exc:
             raise self._unreachable(exc) from None
         except ApiError as exc:
-            raise _cluster_error(exc.meta.status, exc.body, self.endpoint) from None
+            raise _cluster_error(exc.meta.status, exc.body) from None
         return bool(response) if method == "HEAD" else response.body
-
-    def _unreachable(self, exc: Exception) -> DataSourceError:
-        return DataSourceError(f"The search cluster at {self.endpoint} cannot be reached: {exc}",
-                               "OpenSearch:ConnectionError")
-
-    async def close(self) -> None:
-        await self.client.close()
 
 
 class SearchDataSource:
@@ -188,11 +188,8 @@ class SearchDataSource:
         sign = None
         if not override and cfg.signing != "none":
             sign = _aws_service(endpoint) or ("es" if cfg.signing == "sigv4" else None)
-        if cfg.client == "elasticsearch":
-            client = _Client("elasticsearch", _elasticsearch_client(endpoint, cfg), endpoint)
-        else:
-            region = _region(cfg, endpoint, self._clients.settings.region)
-            client = _Client("opensearch", _opensearch_client(endpoint, cfg, sign, region), endpoint)
+        client: _Client = (_Elasticsearch(endpoint, cfg) if cfg.client == "elasticsearch" else
+                           _OpenSearch(endpoint, cfg, sign, _region(cfg, endpoint, self._clients.settings.region)))
         self._client = client
         return client
 

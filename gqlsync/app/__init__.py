@@ -12,6 +12,7 @@ from gqlsync.app.model import (
     IndexConfig,
     KeyAttribute,
     ResolverConfig,
+    StreamConfig,
     TableConfig,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "KeyAttribute",
     "Problem",
     "ResolverConfig",
+    "StreamConfig",
     "TableConfig",
     "load_app",
 ]

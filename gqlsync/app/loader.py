@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from functools import cache
@@ -23,6 +24,7 @@ from gqlsync.app.model import (
     IndexConfig,
     KeyAttribute,
     ResolverConfig,
+    StreamConfig,
     SyncConfig,
     TableConfig,
 )
@@ -33,6 +35,8 @@ from gqlsync.typed_config import ConfigError, parse_config
 MANIFEST_NAMES = ("gqlsync.yaml", "gqlsync.yml")
 #: Code paths starting with this name files of the stock resolver library (the `resolvers/` folder).
 STOCK_PREFIX = "stock:"
+#: The data-source types a stream can feed.
+SEARCH_TYPES = ("AMAZON_OPENSEARCH_SERVICE", "AMAZON_ELASTICSEARCH")
 
 
 @cache
@@ -136,6 +140,9 @@ class _Builder:
             if t.name in seen_tables:
                 self.problem(("tables", i, "name"), f"table {t.name!r} is declared twice")
             seen_tables.add(t.name)
+        streams = self.streams(data_sources, tables)
+        if streams:
+            tables = self.streamed(tables, streams)
         if self.problems:
             raise AppError(self.problems)
         return App(
@@ -150,6 +157,7 @@ class _Builder:
             functions=functions,
             tables=tables,
             limits=dict(d.get("limits") or {}),
+            streams=streams,
         )
 
     def auth(self) -> AuthConfig:
@@ -251,6 +259,40 @@ class _Builder:
                 code=self.code((*path, "code"), spec.get("code")),
                 line=self.doc.line_of(path), sync=self.sync(path, spec)))
         return tuple(out)
+
+    def streams(self, data_sources: dict[str, DataSourceConfig],
+                tables: tuple[TableConfig, ...]) -> tuple[StreamConfig, ...]:
+        out: list[StreamConfig] = []
+        seen: dict[str, int] = {}
+        declared = {t.name: t for t in tables}
+        for i, spec in enumerate(self.data.get("streams") or []):
+            path: tuple[str | int, ...] = ("streams", i)
+            config = StreamConfig(spec["table"], spec["searchDataSource"], spec.get("index"),
+                                  spec.get("batchSize", 1000), spec.get("backfill", True), self.doc.line_of(path))
+            ds = data_sources.get(config.search_data_source)
+            if ds is None:
+                self.problem((*path, "searchDataSource"), f"unknown data source {config.search_data_source!r}")
+            elif ds.type not in SEARCH_TYPES:
+                self.problem((*path, "searchDataSource"), f"data source {ds.name} is {ds.type}; a stream feeds an "
+                                                          f"index of {' or '.join(SEARCH_TYPES)}")
+            table = declared.get(config.table)
+            if table is not None and table.stream in ("KEYS_ONLY", "OLD_IMAGE"):
+                self.problem(("tables", tables.index(table), "stream"),
+                             f"table {table.name} feeds index {config.index_name} (streams[{i}]), which needs the "
+                             f"new images: stream NEW_AND_OLD_IMAGES or NEW_IMAGE, not {table.stream}")
+            if config.key in seen:
+                self.problem(path, f"table {config.table} already feeds index {config.index_name} "
+                                   f"(line {seen[config.key]})")
+            seen[config.key] = config.line or 0
+            out.append(config)
+        return tuple(out)
+
+    @staticmethod
+    def streamed(tables: tuple[TableConfig, ...], streams: tuple[StreamConfig, ...]) -> tuple[TableConfig, ...]:
+        """A declared table that feeds an index and names no stream gets one (new and old images)."""
+        fed = {s.table for s in streams}
+        return tuple(dataclasses.replace(t, stream="NEW_AND_OLD_IMAGES") if t.name in fed and not t.stream else t
+                     for t in tables)
 
     def table(self, i: int, t: dict[str, Any]) -> TableConfig:
         def key(k: dict[str, Any] | None) -> KeyAttribute | None:

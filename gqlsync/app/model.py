@@ -170,6 +170,36 @@ class TableConfig:
     line: int | None = None
 
 
+def amplify_index(table: str) -> str:
+    """The index Amplify's @searchable keeps a table in: its name lower-cased up to the first '-' (tables are
+    `Model-apiId-env`, the searchX resolvers read `/model/_search`)."""
+    return table.lower().split("-")[0]
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """One table's DynamoDB stream kept in one search index (the DynamoDB-to-search sync function)."""
+
+    table: str
+    search_data_source: str
+    #: None: Amplify's rule (the table name lower-cased up to its first '-')
+    index: str | None = None
+    #: stream records read per GetRecords call
+    batch_size: int = 1000
+    #: with no checkpoint yet, scan the table into the index first, then follow the stream from where the scan began
+    backfill: bool = True
+    line: int | None = None
+
+    @property
+    def key(self) -> str:
+        """What its checkpoints are kept under: one table may feed several indexes."""
+        return f"{self.table}>{self.index_name}"
+
+    @property
+    def index_name(self) -> str:
+        return self.index or amplify_index(self.table)
+
+
 @dataclass(frozen=True)
 class App:
     """Everything gqlsync needs to serve one API."""
@@ -185,3 +215,4 @@ class App:
     functions: dict[str, FunctionConfig]
     tables: tuple[TableConfig, ...]
     limits: dict[str, Any] = field(default_factory=dict)
+    streams: tuple[StreamConfig, ...] = ()

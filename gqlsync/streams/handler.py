@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gqlsync.app.model import amplify_index
 from gqlsync.datasources.dynamodb.marshal import plain, plain_item
 
 #: Statuses worth trying again (the cluster is busy or failing), as OpenSearch's bulk items report them.
@@ -30,10 +31,6 @@ def table_of(arn: str) -> str:
         return arn.split(":", 5)[5].split("/")[1]
     except IndexError:
         raise ValueError(f"not a DynamoDB stream ARN: {arn!r}") from None
-
-
-def amplify_index(table: str) -> str:
-    return table.lower().split("-")[0]
 
 
 def document_id(keys: dict[str, Any]) -> str:

@@ -107,3 +107,37 @@ def test_api_key_required_for_api_key_mode(app_dir: Path) -> None:
 def test_missing_manifest(tmp_path: Path) -> None:
     with pytest.raises(AppError, match=r"no gqlsync\.yaml"):
         load_app(tmp_path)
+
+
+SEARCH_SOURCE = "dataSources:\n  Search:\n    type: AMAZON_OPENSEARCH_SERVICE\n"
+
+
+def test_streams_wire_a_table_to_an_index(app_dir: Path) -> None:
+    manifest = app_dir / "gqlsync.yaml"
+    edit(manifest, "dataSources:\n", SEARCH_SOURCE)
+    edit(manifest, "  - name: comments\n    partitionKey: {name: eventId, type: S}\n    sortKey: {name: commentId, "
+                   "type: S}\n    stream: NEW_AND_OLD_IMAGES\n",
+         "  - name: comments\n    partitionKey: {name: eventId, type: S}\n    sortKey: {name: commentId, type: S}\n")
+    manifest.write_text(manifest.read_text() + "streams:\n  - {table: events, searchDataSource: Search}\n"
+                        "  - {table: comments, searchDataSource: Search, index: notes, batchSize: 10, "
+                        "backfill: false}\n")
+    app = load_app(app_dir)
+    events, comments = app.streams
+    assert (events.index_name, events.key, events.batch_size, events.backfill) == ("events", "events>events", 1000,
+                                                                                   True)
+    assert (comments.index_name, comments.batch_size, comments.backfill) == ("notes", 10, False)
+    # a fed table that named no stream gets new and old images
+    assert {t.name: t.stream for t in app.tables}["comments"] == "NEW_AND_OLD_IMAGES"
+
+
+def test_streams_refuse_what_cannot_feed_an_index(app_dir: Path) -> None:
+    manifest = app_dir / "gqlsync.yaml"
+    edit(manifest, "    partitionKey: {name: id, type: S}\n    stream: NEW_AND_OLD_IMAGES",
+         "    partitionKey: {name: id, type: S}\n    stream: KEYS_ONLY")
+    manifest.write_text(manifest.read_text() + "streams:\n  - {table: events, searchDataSource: EventsTable}\n"
+                        "  - {table: events, searchDataSource: Nowhere}\n  - {table: events, searchDataSource: Nowhere}\n")
+    found = problems(app_dir)
+    assert any("EventsTable is AMAZON_DYNAMODB" in p and ":" in p for p in found), found
+    assert any("unknown data source 'Nowhere'" in p for p in found), found
+    assert any("needs the new images" in p and "KEYS_ONLY" in p for p in found), found
+    assert any("already feeds index events" in p for p in found), found

@@ -93,7 +93,7 @@ class ClientProvider:
 
     async def aws(self, service: str, region: str | None = None, endpoint: str | None = None) -> Any:
         region = region or self.settings.region
-        if endpoint is None and service == "dynamodb":
+        if endpoint is None and service in ("dynamodb", "dynamodbstreams"):
             endpoint = self.settings.dynamodb_endpoint
         key = (service, endpoint, region)
         client = self._clients.get(key)

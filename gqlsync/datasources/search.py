@@ -201,6 +201,12 @@ class SearchDataSource:
             await self._client.close()
             self._client = None
 
+    async def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None,
+                      headers: dict[str, str] | None = None) -> Any:
+        """One call to the cluster outside any resolver (the streams worker's `_bulk`, `reindex`); raises
+        DataSourceError as `invoke` does (`OpenSearch:ConnectionError` when it cannot be reached)."""
+        return await self._connect().request(method, path, query or {}, headers or {}, body)
+
     async def invoke(self, request: dict[str, Any], call: Call) -> Any:
         operation = str(request.get("operation", "")).upper()
         if operation not in OPERATIONS:

@@ -1,4 +1,4 @@
-"""The `gqlsync` command: dev (embedded backends), serve, validate, import-cfn."""
+"""The `gqlsync` command: dev (embedded backends), serve, validate, import-cfn, worker streams, reindex."""
 
 from __future__ import annotations
 
@@ -120,7 +120,8 @@ def dev(
                               search_endpoint=search_endpoint,
                               embedded_search_dir=search_data_dir or app_dir / ".gqlsync" / "search",
                               create_tables=True, region=region, dev=True, redis_url=redis_url,
-                              realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
+                              realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
+                              streams_dir=app_dir / ".gqlsync" / "streams")
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 
@@ -154,6 +155,102 @@ def serve(
                               create_tables=create_tables, region=region, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
+
+
+worker = typer.Typer(no_args_is_help=True, help="Background workers that run beside the servers.")
+cli.add_typer(worker, name="worker")
+
+_DDB = Annotated[str | None, typer.Option("--dynamodb-endpoint", help="DynamoDB (and its streams) endpoint override "
+                                          "(DynamoDB Local: http://localhost:8000).",
+                                          envvar="GQLSYNC_DYNAMODB_ENDPOINT")]
+_SEARCH = Annotated[str | None, typer.Option("--search-endpoint", help="Send every search data source to this "
+                                             "OpenSearch/Elasticsearch cluster (default: each one's config.endpoint).",
+                                             envvar="GQLSYNC_SEARCH_ENDPOINT")]
+_STATE = Annotated[Path | None, typer.Option("--state-dir", help="Where checkpoints and dead letters are kept "
+                                             "(default: APP_DIR/.gqlsync/streams).")]
+_CHECKPOINTS = Annotated[str | None, typer.Option("--checkpoint-table", help="Keep checkpoints in this DynamoDB "
+                                                  "table (created if missing), shared by workers on several nodes.",
+                                                  envvar="GQLSYNC_CHECKPOINT_TABLE")]
+_TABLE = Annotated[str | None, typer.Option("--table", help="Only the streams: entries of this table.")]
+_ENABLE = Annotated[bool, typer.Option("--enable-streams", help="Turn on a table's stream (NEW_AND_OLD_IMAGES) "
+                                       "where it has none.")]
+_REGION = Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")]
+
+
+def _streams_app(app_dir: Path) -> App:
+    from gqlsync.server import check_app
+
+    try:
+        app = check_app(app_dir).api.app
+    except AppError as exc:
+        _report(exc)
+        raise typer.Exit(2) from None
+    if not app.streams:
+        err.print(f"[red]{app.manifest} has no streams: entries (a table feeding a search index)[/]", highlight=False)
+        raise typer.Exit(2)
+    return app
+
+
+@worker.command("streams")
+def worker_streams(
+    app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml and its streams:).")],
+    dynamodb_endpoint: _DDB = None, search_endpoint: _SEARCH = None, region: _REGION = None,
+    state_dir: _STATE = None, checkpoint_table: _CHECKPOINTS = None, table: _TABLE = None,
+    enable_streams: _ENABLE = False,
+    poll_seconds: Annotated[float, typer.Option(help="Seconds between reads of an idle stream.")] = 0.25,
+    metrics_port: Annotated[int, typer.Option(help="Serve Prometheus metrics on this port (0: none).")] = 0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+) -> None:
+    """Keep the app's search indexes equal to their tables, from the tables' DynamoDB streams, until stopped."""
+    import asyncio
+
+    from gqlsync.observe import configure_logging
+    from gqlsync.streams.commands import Backends, default_settings, routes_of, run_worker
+
+    configure_logging(log_level)
+    app = _streams_app(app_dir)
+    try:
+        routes = routes_of(app, table)
+    except ValueError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    settings = default_settings(app, state_dir, checkpoint_table, poll_seconds, enable_streams)
+    err.print(f"[bold green]gqlsync[/] streams worker for [bold]{app.name}[/]: "
+              + ", ".join(f"{r.table} -> {r.index_name}" for r in routes)
+              + f"; checkpoints in {checkpoint_table or settings.state_dir}", highlight=False)
+    asyncio.run(run_worker(app, Backends(dynamodb_endpoint, search_endpoint, region), settings,
+                           metrics_port=metrics_port, table=table))
+
+
+@cli.command()
+def reindex(
+    app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml and its streams:).")],
+    table: _TABLE = None, dynamodb_endpoint: _DDB = None, search_endpoint: _SEARCH = None,
+    region: _REGION = None, state_dir: _STATE = None, checkpoint_table: _CHECKPOINTS = None,
+    enable_streams: _ENABLE = False,
+    wait_seconds: Annotated[float, typer.Option(help="How long to wait for a running worker to do it.")] = 600.0,
+    log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "warning",
+) -> None:
+    """Scan tables into their search indexes (documents the table no longer has are removed), then let the
+    stream go on from where the scan began: no write missed, none applied twice out of order. A worker that is
+    running is asked to do it."""
+    import asyncio
+
+    from gqlsync.observe import configure_logging
+    from gqlsync.streams.commands import Backends, default_settings, run_reindex
+
+    configure_logging(log_level)
+    app = _streams_app(app_dir)
+    settings = default_settings(app, state_dir, checkpoint_table, 0.1, enable_streams)
+    try:
+        done = asyncio.run(run_reindex(app, Backends(dynamodb_endpoint, search_endpoint, region), settings,
+                                       table=table, wait_seconds=wait_seconds))
+    except (ValueError, TimeoutError) as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+    for route, how, items in done:
+        err.print(f"[green]reindexed[/] {route}: " + (f"{items} items, {how}" if items is not None else how),
+                  highlight=False)
 
 
 def _check_app(app_dir: Path) -> tuple[App, ApiVersion]:

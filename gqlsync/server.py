@@ -7,14 +7,15 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gqlsync.apis import ApiRegistry, ServedApi
 from gqlsync.app import App, AppError, Problem, TableConfig, load_app
 from gqlsync.auth import Authenticator
 from gqlsync.auth.authenticator import AuthConfigError
 from gqlsync.auth.directives import AuthRules
-from gqlsync.datasources import AwsSettings, ClientProvider
+from gqlsync.datasources import ClientProvider
+from gqlsync.datasources.clients import aws_settings
 from gqlsync.datasources.dynamodb.tables import ensure_tables
 from gqlsync.datasources.search import SearchDataSource
 from gqlsync.engine.api import ApiVersion, build_api
@@ -22,6 +23,10 @@ from gqlsync.observe import Metrics
 from gqlsync.realtime import RealtimeHub
 from gqlsync.realtime.broker import Broker, LocalBroker
 from gqlsync.realtime.connection import RealtimeLimits
+
+if TYPE_CHECKING:
+    from gqlsync.streams.metrics import StreamMetrics
+    from gqlsync.streams.service import StreamsService
 
 log = logging.getLogger("gqlsync.server")
 
@@ -41,6 +46,10 @@ class ServerSettings:
     dev: bool = False
     redis_url: str | None = None
     realtime: RealtimeLimits = field(default_factory=RealtimeLimits)
+    #: Run the app's `streams:` (tables into search indexes) in this process, keeping checkpoints and dead letters
+    #: in this folder (`gqlsync dev`); else `gqlsync worker streams` runs them.
+    streams_dir: Path | None = None
+    streams_poll_seconds: float = 0.1
 
 
 def build_served(app: App, clients: ClientProvider, metrics: Metrics, publisher: RealtimeHub, *,
@@ -79,15 +88,16 @@ class GqlsyncServer:
         self.app = source if isinstance(source, App) else load_app(source)
         self.metrics = Metrics()
         s = self.settings
-        endpoints: dict[str, Any] = {"dynamodb_endpoint": s.dynamodb_endpoint, "search_endpoint": s.search_endpoint}
-        self.clients = ClientProvider(AwsSettings(**endpoints) if s.region is None else
-                                      AwsSettings(region=s.region, **endpoints))
+        self.clients = ClientProvider(aws_settings(s.region, dynamodb_endpoint=s.dynamodb_endpoint,
+                                                   search_endpoint=s.search_endpoint))
         self.hub = RealtimeHub(_broker(s))
         self.apis = ApiRegistry()
         self.api_id = self.app.name
         self.apis.install(build_served(self.app, self.clients, self.metrics, self.hub))
         self._embedded: Any = None
         self._embedded_search: Any = None
+        self.streams: StreamsService | None = None
+        self._stream_metrics: StreamMetrics | None = None
         self._started = False
         self._lock = asyncio.Lock()
 
@@ -124,7 +134,10 @@ class GqlsyncServer:
             await self._start_embedded_search(served)
             await served.api.start()
         self.apis.install(served)
-        self.app = app
+        previous, self.app = self.app, app
+        if self._started and (app.streams != previous.streams or app.data_sources != previous.data_sources):
+            await self._stop_streams()
+            await self._start_streams()
         return served
 
     async def start(self) -> None:
@@ -145,10 +158,32 @@ class GqlsyncServer:
             for served in self.apis.all():
                 await served.api.start()
             await self.hub.start()
+            await self._start_streams()
             self._started = True
+
+    async def _start_streams(self) -> None:
+        s = self.settings
+        if s.streams_dir is None or not self.app.streams:
+            return
+        from gqlsync.streams.metrics import StreamMetrics
+        from gqlsync.streams.service import StreamsService, StreamsSettings
+        from gqlsync.streams.worker import WorkerOptions
+
+        if self._stream_metrics is None:
+            self._stream_metrics = StreamMetrics(self.metrics.registry)
+        options = WorkerOptions(poll_seconds=s.streams_poll_seconds, enable_streams=s.create_tables)
+        self.streams = StreamsService(self.app, self.clients, StreamsSettings(s.streams_dir, options=options),
+                                      self._stream_metrics)
+        await self.streams.start()
+
+    async def _stop_streams(self) -> None:
+        if self.streams is not None:
+            await self.streams.stop()
+            self.streams = None
 
     async def stop(self) -> None:
         async with self._lock:
+            await self._stop_streams()
             await self.hub.close()
             for served in self.apis.all():
                 await served.api.close()

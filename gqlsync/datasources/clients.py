@@ -43,6 +43,12 @@ class AwsSettings:
     max_pool_connections: int = 100
 
 
+def aws_settings(region: str | None = None, **endpoints: str | None) -> AwsSettings:
+    """Settings with the endpoints given, in `region` or the environment's."""
+    given: dict[str, Any] = endpoints
+    return AwsSettings(**given) if region is None else AwsSettings(region=region, **given)
+
+
 class ClientProvider:
     """Creates each client on first use and closes them all at shutdown."""
 

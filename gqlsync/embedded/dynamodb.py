@@ -28,6 +28,25 @@ WRITE_TARGETS = frozenset(_PREFIX + t for t in (
     "ExecuteTransaction", "TagResource", "UntagResource"))
 
 
+_GET_RECORDS = "DynamoDBStreams_20120810.GetRecords"
+#: moto keeps every shard iterator it hands out (each GetRecords makes one): beyond this many per region the oldest
+#: are dropped, as AWS lets an iterator expire (after 15 minutes there), so a dev server that polls its streams
+#: for days does not grow without bound.
+MAX_SHARD_ITERATORS = 10_000
+
+
+def _bound_shard_iterators() -> None:
+    from moto.backends import get_backend
+
+    for regions in get_backend("dynamodbstreams").values():
+        for backend in regions.values():
+            iterators = backend.shard_iterators
+            excess = len(iterators) - MAX_SHARD_ITERATORS
+            if excess > 0:
+                for key in list(iterators)[:excess]:
+                    iterators.pop(key, None)
+
+
 def _auth_header(region: str) -> str:
     return (f"AWS4-HMAC-SHA256 Credential=local/20240101/{region}/dynamodb/aws4_request, "
             "SignedHeaders=host;x-amz-target, Signature=0")
@@ -61,6 +80,11 @@ class _JournalingApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target == _GET_RECORDS:
+            try:
+                return self.app(environ, start_response)
+            finally:
+                _bound_shard_iterators()
         if target not in WRITE_TARGETS:
             return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -73,6 +73,11 @@ def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str,
         err.print(f"  DynamoDB: embedded, data in {settings.embedded_dynamodb_dir}")
     elif settings.dynamodb_endpoint:
         err.print(f"  DynamoDB: {settings.dynamodb_endpoint}")
+    if server.app.streams:
+        where = ("in this process" if settings.streams_dir else
+                 "not here: run `gqlsync worker streams` beside this server")
+        err.print("  streams: " + ", ".join(f"{r.table} -> index {r.index_name}" for r in server.app.streams)
+                  + f" ({where})", highlight=False)
     tls = tls or {}
     # No permessage-deflate: it compressed every event once per subscriber (a quarter of fan-out CPU in
     # profiles) and kept a zlib context per idle connection; subscription payloads are small JSON.

@@ -64,6 +64,8 @@ class StreamState:
     backfilled_at: float | None = None
     #: a reindex asked for (by `gqlsync reindex` while a worker holds the lease); the worker clears it when done
     reindex_requested: float | None = None
+    #: a backfill began and has not finished: whoever holds the lease next starts it again
+    backfilling: bool = False
     owner: str | None = None
     lease_until: float = 0.0
 

@@ -149,6 +149,8 @@ class RouteWorker:
         self._saved_at = 0.0
         #: set once the route has applied everything it has read at least once (tests and `dev` wait on it)
         self.caught_up = asyncio.Event()
+        #: what the route is doing ("following", "backfilling"); `status` adds what is going wrong, if anything
+        self.phase = "starting"
         self.status = "starting"
 
     def _index_for(self, _table: str) -> str:
@@ -234,8 +236,10 @@ class RouteWorker:
                 await self._backfill(arn, fresh=True)
             else:
                 await self._save()
+        elif self._state.backfilling:  # the last holder stopped in the middle of one
+            await self._backfill(arn, fresh=not self._state.shards)
         state = self._state
-        self.status = "following"
+        self.status = self.phase = "following"
         catch_up = bool(state.inflight) or not state.shards
         while True:
             if self._state.reindex_requested:
@@ -335,6 +339,7 @@ class RouteWorker:
             while True:
                 try:
                     outcome = await handle(chunk, self.index, self.dead_letters, index_for=self._index_for)
+                    self.status = self.phase
                     break
                 except Exception as exc:
                     if not unreachable(exc):
@@ -347,7 +352,8 @@ class RouteWorker:
                     backoff = min(backoff * 2, self.options.max_backoff_seconds)
                     if time.monotonic() - self._saved_at > self.options.lease_seconds / 3:
                         await self._save()
-            self.status = "following"
+            if time.monotonic() - self._saved_at > self.options.lease_seconds / 3:
+                await self._save()  # a long backfill keeps its lease
             self.metrics.outcome(self.key, outcome)
             total.indexed += outcome.indexed
             total.deleted += outcome.deleted
@@ -360,7 +366,7 @@ class RouteWorker:
         """Scan the table into the index while the stream is buffered, then apply the buffer; returns the number
         of items scanned."""
         started = time.time()
-        self.status = "backfilling"
+        self.status = self.phase = "backfilling"
         log.info("backfill started", extra={"route": self.key, "table": self.route.table,
                                             "index": self.route.index_name})
         if fresh:
@@ -370,6 +376,8 @@ class RouteWorker:
                     self._state.finished = sorted({*self._state.finished, shard.id})
                 else:
                     self._iterators[shard.id] = await self.reader.iterator(arn, shard.id, None, latest=True)
+        self._state.backfilling = True
+        await self._save()
         buffer = Batch()
         seen: set[str] = set()
         scan = asyncio.create_task(self._scan(arn, seen))
@@ -392,11 +400,12 @@ class RouteWorker:
         state = self._state
         state.backfilled_at = started
         state.reindex_requested = None
+        state.backfilling = False
         await self._apply_batch(buffer)
         self.metrics.backfilled(self.key, scanned)
         log.info("backfill done", extra={"route": self.key, "items": scanned, "removed": removed,
                                          "buffered": buffer.read, "seconds": round(time.time() - started, 3)})
-        self.status = "following"
+        self.status = self.phase = "following"
         return scanned
 
     async def _with_retry(self, call: Callable[..., Any], *args: Any) -> Any:

@@ -217,11 +217,12 @@ def test_random_writes_end_with_the_index_equal_to_the_table(endpoints: tuple[st
 
 # -- a real worker process, SIGKILLed mid-stream --------------------------------------------------------------------
 
-def start_worker(app_dir: Path, endpoints: tuple[str, str], state: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(app_dir: Path, endpoints: tuple[str, str], state: Path, log: Path,
+                 *options: str) -> subprocess.Popen[bytes]:
     out = log.open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "gqlsync.cli", "worker", "streams", str(app_dir), "--dynamodb-endpoint", endpoints[0],
-         "--search-endpoint", endpoints[1], "--state-dir", str(state), "--poll-seconds", "0.05"],
+         "--search-endpoint", endpoints[1], "--state-dir", str(state), "--poll-seconds", "0.05", *options],
         cwd=ROOT, stdout=out, stderr=out, env={**os.environ, "AWS_ACCESS_KEY_ID": "local",
                                                "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1"})
 
@@ -310,6 +311,41 @@ async def test_a_killed_worker_resumes_without_loss_or_reordering(
     route = checkpoints[f"{table}>{index}"]
     assert route["shards"] and route["inflight"] == {}, route  # stopped cleanly after the last batch
     assert not (state / "dead-letters.jsonl").exists(), (state / "dead-letters.jsonl").read_text()
+
+
+async def test_a_worker_killed_during_its_backfill_starts_it_again(
+        endpoints: tuple[str, str], ddb_and_search: tuple[Any, AsyncOpenSearch], tmp_path: Path) -> None:
+    ddb, search = ddb_and_search
+    table, index = f"bf-{uuid.uuid4().hex[:10]}", f"bf-{uuid.uuid4().hex[:10]}"
+    app_dir = write_app(tmp_path / "app", table, index)
+    await create_table(ddb, table, stream=False)  # its items predate the stream: only a scan finds them
+    for i in range(0, 3000, 25):
+        await ddb.batch_write_item(RequestItems={table: [
+            {"PutRequest": {"Item": {"id": {"S": f"b{j}"}, "n": {"N": str(j)}, "pad": {"S": "y" * 300}}}}
+            for j in range(i, i + 25)]})
+    state, log = tmp_path / "state", tmp_path / "worker.log"
+    worker = start_worker(app_dir, endpoints, state, log, "--enable-streams")
+    checkpoints = state / "checkpoints.json"
+    try:
+        deadline = time.monotonic() + 30
+        while not (checkpoints.exists() and json.loads(checkpoints.read_text() or "{}")
+                   .get(f"{table}>{index}", {}).get("backfilling")):
+            assert time.monotonic() < deadline and worker.poll() is None, log.read_text()
+            await asyncio.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+        assert len(await index_docs(search, index)) < 3000  # stopped part way
+        await ddb.delete_item(TableName=table, Key={"id": {"S": "b1"}})
+        worker = start_worker(app_dir, endpoints, state, log, "--enable-streams")
+        await converged(ddb, table, search, index, seconds=60)
+        deadline = time.monotonic() + 10  # the index is complete a moment before the end is written down
+        while json.loads(checkpoints.read_text())[f"{table}>{index}"]["backfilling"]:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+    finally:
+        if worker.poll() is None:
+            worker.terminate()
+            worker.wait(10)
 
 
 # -- the index down for a while ---------------------------------------------------------------------------------

@@ -826,23 +826,20 @@ class _Importer(_Findings):
     def tables(self) -> list[dict[str, Any]]:
         return [_table(res) for res in self.stacks.of_type("AWS::DynamoDB::Table")]
 
-    def search_indexes(self, code: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
-        """Search data source -> index -> the resolvers and functions whose request template reads it."""
-        out: dict[str, dict[str, list[str]]] = {}
+    def search_indexes(self, code: list[dict[str, Any]]) -> dict[str, set[str]]:
+        """Search data source -> the indexes the request templates of its resolvers and functions read."""
+        out: dict[str, set[str]] = {}
         for spec in code:
-            request = spec.get("request")
-            if not spec.get("dataSource") or not request:
-                continue
-            what = f"{spec['type']}.{spec['field']}" if "field" in spec else f"function {spec['name']}"
-            for index in _SEARCH_PATH.findall((self.out / request).read_text(encoding="utf-8")):
-                out.setdefault(spec["dataSource"], {}).setdefault(index, []).append(what)
+            if spec.get("dataSource") and spec.get("request"):
+                text = (self.out / spec["request"]).read_text(encoding="utf-8")
+                out.setdefault(spec["dataSource"], set()).update(_SEARCH_PATH.findall(text))
         return out
 
     def streams(self, functions: dict[str, Any], resolvers: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A `streams:` entry per event source mapping that feeds a search streaming function."""
         if not self.mappings:
             return []
-        read = self.search_indexes([{"name": k, **v} for k, v in functions.items()] + resolvers)
+        read = self.search_indexes([*functions.values(), *resolvers])
         tables: dict[str, Resource] = {}
         for table in self.stacks.of_type("AWS::DynamoDB::Table"):
             try:
@@ -857,7 +854,7 @@ class _Importer(_Findings):
         claimed = {amplify_index(e["table"]) for _, e in found}
         out: list[dict[str, Any]] = []
         for res, entry in found:
-            index = self.stream_index(res, entry, read.get(entry["searchDataSource"], {}), claimed)
+            index = self.stream_index(res, entry, read.get(entry["searchDataSource"], set()), claimed)
             if index is not None:
                 entry = {"table": entry["table"], "searchDataSource": entry["searchDataSource"], "index": index,
                          **{k: v for k, v in entry.items() if k not in ("table", "searchDataSource")}}
@@ -906,8 +903,7 @@ class _Importer(_Findings):
                        if (ds_domain is domain if domain is not None else ds_endpoint == endpoint))
         return names[0] if names else None
 
-    def stream_index(self, res: Resource, entry: dict[str, Any], read: dict[str, list[str]],
-                     claimed: set[str]) -> str | None:
+    def stream_index(self, res: Resource, entry: dict[str, Any], read: set[str], claimed: set[str]) -> str | None:
         """The index to name in a mapping's entry: None when Amplify's rule (from the table name) gives the one the
         search resolvers read, else the one they read that the mapping is for (Amplify names a mapping
         `Searchable<Index>LambdaMapping`, or the only one no other table gives by the rule)."""
@@ -917,7 +913,7 @@ class _Importer(_Findings):
         m = _AMPLIFY_MAPPING.match(res.logical_id)
         if m and m.group(1).lower() in read:
             return m.group(1).lower()
-        unclaimed = sorted(set(read) - claimed)
+        unclaimed = sorted(read - claimed)
         if len(unclaimed) == 1:
             return unclaimed[0]
         self.notes.append(f"{res.label}: table {entry['table']} feeds index {default} (the table name's), which no "

@@ -6,7 +6,9 @@ the end of its TemplateURL, or, for CDK output (whose URLs name an asset hash), 
 `*.assets.json` manifests next to the templates. A template's `Ref`s resolve in its own scope: its
 resources, and its parameters, whose values are the expressions the instantiating Stack resource passes
 (resolved in the parent's scope). `Fn::GetAtt [Stack, Outputs.NAME]` evaluates the nested template's
-output. Conditions (`Fn::If`, a resource's `Condition`) are evaluated; an expression the import cannot
+output, `Fn::ImportValue NAME` the output any given template exports as NAME. A table's `Arn` and `StreamArn`
+resolve to ARNs that name the table (`Stacks.stream_arn`), so what reads a stream can be traced to its table.
+Conditions (`Fn::If`, a resource's `Condition`) are evaluated; an expression the import cannot
 evaluate raises `UnresolvableError`.
 """
 
@@ -28,6 +30,8 @@ from gqlsync.app.errors import AppError, Problem
 NO_VALUE: Any = object()
 #: CloudFormation's pseudo parameters, as an import resolves them (the region is the import's).
 _ACCOUNT_ID = "000000000000"
+#: The label of every table's stream ARN (AWS's is the stream's creation time).
+_STREAM_LABEL = "1970-01-01T00:00:00.000"
 _SHORT_TAGS = ("Ref", "GetAtt", "Join", "Sub", "If", "Select", "Split", "Equals", "Not", "And", "Or", "FindInMap",
                "ImportValue", "Base64", "Cidr", "GetAZs", "Condition")
 
@@ -94,6 +98,7 @@ class Stacks:
                 tpl.resources[lid] = Resource(lid, str(spec.get("Type", "")), props if isinstance(props, dict) else {},
                                               tpl, spec.get("Condition"))
         self._children: dict[Resource, Template] = {}
+        self._exports: dict[str, tuple[Any, Template]] | None = None  # export name -> (value, its template)
         self._link()
         #: Every resource that exists: a resource whose Condition is false is not created.
         self.resources = [r for tpl in self.templates for r in tpl.resources.values() if self._exists(r)]
@@ -215,9 +220,18 @@ class Stacks:
             return self._ref_resource(res)
         if attr == "Arn" and res.type == "AWS::Lambda::Function":
             return f"arn:aws:lambda:{self.region}:{_ACCOUNT_ID}:function:{self._ref_resource(res)}"
+        if attr in ("Arn", "StreamArn") and res.type == "AWS::DynamoDB::Table":
+            return self.stream_arn(res) if attr == "StreamArn" else self.table_arn(res)
         if attr == "Arn":
             return f"arn:aws:local:{self.region}:{_ACCOUNT_ID}:{lid}"
         return f"{lid}.{attr}"
+
+    def table_arn(self, table: Resource) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{_ACCOUNT_ID}:table/{_text(self._ref_resource(table))}"
+
+    def stream_arn(self, table: Resource) -> str:
+        """What `Fn::GetAtt [Table, StreamArn]` resolves to: the table's ARN, `/stream/` and a fixed label."""
+        return f"{self.table_arn(table)}/stream/{_STREAM_LABEL}"
 
     def _output(self, stack: Resource, name: str) -> Any:
         child = self._children.get(stack)
@@ -228,6 +242,24 @@ class Stacks:
         if not isinstance(output, dict) or "Value" not in output:
             raise UnresolvableError(f"Fn::GetAtt {stack.logical_id}.Outputs.{name}: {child.name} has no output {name}")
         return self.resolve(output["Value"], child)
+
+    def import_value(self, name: str) -> Any:
+        """`Fn::ImportValue NAME`: the value of the output some given template exports as NAME."""
+        if self._exports is None:
+            self._exports = {}
+            for tpl in self.templates:
+                for output in tpl.section("Outputs").values():
+                    export = output.get("Export") if isinstance(output, dict) else None
+                    if not isinstance(export, dict) or "Name" not in export or "Value" not in output:
+                        continue
+                    try:
+                        self._exports.setdefault(_text(self.resolve(export["Name"], tpl)), (output["Value"], tpl))
+                    except UnresolvableError:
+                        continue  # an export nothing can name either
+        if name not in self._exports:
+            raise UnresolvableError(f"Fn::ImportValue {name}: none of the templates given exports {name}")
+        value, tpl = self._exports[name]
+        return self.resolve(value, tpl)
 
     def _condition(self, name: str, tpl: Template) -> bool:
         spec = tpl.section("Conditions").get(name)
@@ -298,6 +330,7 @@ _INTRINSICS: dict[str, Callable[[Stacks, Any, Template], Any]] = {
     "Fn::Select": _select,
     "Fn::Split": lambda s, arg, tpl: _text(s.resolve(arg[1], tpl)).split(str(arg[0])),
     "Fn::FindInMap": lambda s, arg, tpl: s._find_in_map(arg, tpl),
+    "Fn::ImportValue": lambda s, arg, tpl: s.import_value(_text(s.resolve(arg, tpl))),
     "Fn::Base64": lambda s, arg, tpl: base64.b64encode(_text(s.resolve(arg, tpl)).encode()).decode(),
 }
 

@@ -18,6 +18,11 @@ fills in or leaves out harmlessly is listed in `ImportResult.notes`.
 - Lambda functions (data sources, conflict handlers, authorizers) run from local Python handlers:
   `lambdas` maps a deployed function's name or ARN to `file.py:function`, copied into `lambdas/`.
   A Lambda the API calls without such a mapping fails the import.
+- Amplify's @searchable streaming function (DynamoDB stream -> index) is not run: gqlsync's stream worker does
+  its work. Each `AWS::Lambda::EventSourceMapping` that feeds it a table's stream becomes a `streams:` entry
+  (the table, the search data source reading the function's domain, the index when Amplify's rule from the
+  table name is not the one the search resolvers read, and BatchSize); a mapping that cannot be traced to a
+  table and a search data source fails the import.
 - Missing response mapping templates: AppSync's API reference makes request and response templates
   optional only for Lambda data sources ("For all other data sources, VTL request and response mapping
   templates are required"); the only default it documents is the direct-Lambda one (raise `$ctx.error`,
@@ -41,6 +46,7 @@ import yaml
 
 from gqlsync.app.cfn_templates import NO_VALUE, Resource, Stacks, UnresolvableError, function_id, load_template
 from gqlsync.app.errors import AppError, Problem
+from gqlsync.app.model import amplify_index
 
 #: The response template written for a resolver or function that has none: AppSync's documented
 #: direct-Lambda default (2018-05-29): raise the data source's error, else return its result as is.
@@ -62,10 +68,15 @@ _SEARCH_DOMAINS = ("AWS::Elasticsearch::Domain", "AWS::OpenSearchService::Domain
 _SEARCH_CONFIGS = ("OpenSearchServiceConfig", "ElasticsearchConfig")
 _DOMAIN = ("the search domain is deployed by AWS; its data source uses gqlsync's search endpoint instead (`gqlsync "
            "dev`: the embedded engine; `gqlsync serve --search-endpoint URL`: a cluster)")
-#: Amplify's @searchable streaming function (DynamoDB stream -> index): known by the endpoint it is given.
-_STREAMING_ENV = "OPENSEARCH_ENDPOINT"
-_STREAMING = ("Amplify's DynamoDB-to-OpenSearch streaming function is not run: documents reach the index only as the "
-              "app's resolvers or a `_bulk` load write them")
+#: Amplify's @searchable streaming function (DynamoDB stream -> index): known by the endpoint it is given
+#: (ES_ENDPOINT in the v1 transformer's function).
+_STREAMING_ENVS = ("OPENSEARCH_ENDPOINT", "ES_ENDPOINT")
+#: What a stream worker reads per GetRecords call at most (DynamoDB's limit; the manifest's batchSize maximum).
+_MAX_BATCH = 1000
+#: The index a search request template reads: AppSync's `path` (Amplify sets `$indexPath = "/model/_search"`).
+_SEARCH_PATH = re.compile(r"[\"']/([^/\"'\s$]+)/_search[\"'?]")
+#: Amplify's mapping ids: `Searchable<Index>LambdaMapping`, then CDK's hash.
+_AMPLIFY_MAPPING = re.compile(r"^Searchable(\w+?)LambdaMapping(?:[0-9A-F]{8})?$")
 _APPSYNC_JS = "APPSYNC_JS code: gqlsync serves VTL mapping templates only"
 _BATCHING = "batched Lambda invocation (BatchInvoke with a batch size) is not supported"
 
@@ -118,6 +129,10 @@ _JS_AND_BATCHING = {"Runtime": _Rule(_APPSYNC_JS), "Code": _Rule(_APPSYNC_JS), "
                     "MaxBatchSize": _Rule(_BATCHING)}
 _INDEX = "IndexName KeySchema Projection.ProjectionType Projection.NonKeyAttributes"
 _INDEX_CAPACITY = "ProvisionedThroughput OnDemandThroughput WarmThroughput ContributorInsightsSpecification"
+_STARTING = ("the worker starts from its checkpoint; with none yet, it first copies the table into the index "
+             "(backfill), then follows the stream from there")
+_RETRIES = ("the worker retries what the cluster reports as retryable a few times, then keeps the record in its dead "
+            "letters; it retries a batch the cluster cannot take at all until it can")
 _NO_IAM = "gqlsync calls its data sources with its own credentials; IAM grants access inside AWS only"
 _POOL = "the deployed user pool issues the tokens; the API's Cognito mode verifies them (give its id with --parameter)"
 
@@ -166,8 +181,24 @@ RESOURCE_TYPES: dict[str, _Handling] = {
     "AWS::Lambda::Function": _Handling(by_handler=True),
     "AWS::Elasticsearch::Domain": _Handling(left_out=_DOMAIN, note=True),
     "AWS::OpenSearchService::Domain": _Handling(left_out=_DOMAIN, note=True),
-    "AWS::Lambda::EventSourceMapping": _Handling(left_out="event source mappings (DynamoDB stream -> Lambda) are not "
-                                                          "run", note=True),
+    # one that feeds the search streaming function is a `streams:` entry; one to another function is left out
+    "AWS::Lambda::EventSourceMapping": _Handling(
+        carried=_paths("FunctionName EventSourceArn BatchSize Enabled"),
+        # batching latency, concurrency and how failures are reported change nothing the index ends up holding;
+        # the configs of Kafka, MQ, DocumentDB and SQS sources: a source that is not a table's stream is refused
+        ignored=_paths("MaximumBatchingWindowInSeconds ParallelizationFactor FunctionResponseTypes "
+                       "TumblingWindowInSeconds MetricsConfig Tags KmsKeyArn ProvisionedPollerConfig ScalingConfig "
+                       "AmazonManagedKafkaEventSourceConfig SelfManagedKafkaEventSourceConfig SelfManagedEventSource "
+                       "DocumentDBEventSourceConfig Queues Topics SourceAccessConfigurations"),
+        noted={"StartingPosition": _Rule(_STARTING),
+               "StartingPositionTimestamp": _Rule(_STARTING),
+               "MaximumRetryAttempts": _Rule(_RETRIES, (None, -1, "-1")),
+               "MaximumRecordAgeInSeconds": _Rule(_RETRIES, (None, -1, "-1")),
+               "BisectBatchOnFunctionError": _Rule(_RETRIES),
+               "DestinationConfig": _Rule("records the worker cannot index go to its dead letters (a file, or the "
+                                          "Lambda form's queue), not to this destination")},
+        refused={"FilterCriteria": _Rule("filtering stream records is not supported: gqlsync's stream worker would "
+                                         "index every record")}),
     "AWS::AppSync::ApiCache": _Handling(left_out="gqlsync does not cache resolver results: every request runs the "
                                                  "resolver, as with caching off", note=True),
     "AWS::IAM::Role": _Handling(left_out=_NO_IAM),
@@ -470,6 +501,9 @@ class _Importer(_Findings):
         self.handlers = handlers
         #: function id (Fn::GetAtt FunctionId) -> the function's name in the manifest
         self.function_names: dict[str, str] = {}
+        #: event source mappings that feed a search streaming function (their properties resolved), and it
+        self.mappings: list[tuple[Resource, Resource]] = []
+        self._streaming: dict[str, Resource] | None = None
 
     # Resources and their properties
 
@@ -487,6 +521,8 @@ class _Importer(_Findings):
                     self.notes.append(f"{res.label} is left out: {handling.left_out}")
             elif handling.by_handler:
                 self.lambda_function(res)
+            elif res.type == "AWS::Lambda::EventSourceMapping":
+                self.event_source_mapping(res, handling)
             else:
                 res.props = self.resolved(res)
                 self.check_properties(res, handling)
@@ -517,10 +553,8 @@ class _Importer(_Findings):
                 self.fail(res, path, "import-cfn does not carry this property over, and gqlsync would not honour it")
 
     def lambda_function(self, res: Resource) -> None:
-        env = ((res.raw.get("Environment") or {}).get("Variables") or {})
-        if _STREAMING_ENV in env and self._names_domain(env[_STREAMING_ENV], res):
-            self.notes.append(f"{res.label} is left out: {_STREAMING}")
-            return
+        if res in self.streaming_functions().values():
+            return  # gqlsync's stream worker does its work: its mappings become `streams:` entries
         try:
             arn = str(self.stacks.get_att(res.logical_id, "Arn", res.template))
         except UnresolvableError as exc:
@@ -532,6 +566,67 @@ class _Importer(_Findings):
         else:
             self.notes.append(f"{res.label} runs as the local handler {handler}; its code, runtime and settings in "
                               "the template are not used")
+
+    def streaming_functions(self) -> dict[str, Resource]:
+        """Amplify's search streaming functions by function name: a Lambda function given the endpoint of a
+        search domain in the templates, or of a search data source, in OPENSEARCH_ENDPOINT (or ES_ENDPOINT)."""
+        if self._streaming is None:
+            self._streaming = {}
+            for fn in self.stacks.of_type("AWS::Lambda::Function"):
+                if self.streamed_to(fn) is not None:
+                    try:
+                        self._streaming[str(self.stacks.ref(fn.logical_id, fn.template))] = fn
+                    except UnresolvableError as exc:
+                        self.fail(fn, "FunctionName", str(exc))
+        return self._streaming
+
+    def streamed_to(self, fn: Resource) -> tuple[Resource | None, str] | None:
+        """The search domain (None: not one in the templates) and the endpoint a streaming function writes to;
+        None when `fn` is not a streaming function."""
+        env = (fn.raw.get("Environment") or {}).get("Variables") or {}
+        raw = next((env[k] for k in _STREAMING_ENVS if isinstance(env, dict) and k in env), None)
+        if raw is None:
+            return None
+        domain = self._domain_named(raw, fn)
+        try:
+            endpoint = str(self.stacks.resolve(raw, fn.template))
+        except UnresolvableError:
+            endpoint = ""
+        if domain is not None or any(e == endpoint for _, _, e in self.search_sources()):
+            return domain, endpoint
+        return None
+
+    def search_sources(self) -> Iterator[tuple[Resource, Resource | None, str]]:
+        """Each search data source, the domain in the templates it reads (or None) and its endpoint."""
+        for ds in self.stacks.of_type("AWS::AppSync::DataSource"):
+            key = next((k for k in _SEARCH_CONFIGS if k in ds.raw), None)
+            if key is None:
+                continue
+            raw = (ds.raw.get(key) or {}).get("Endpoint") if isinstance(ds.raw.get(key), dict) else None
+            try:
+                endpoint = str(self.stacks.resolve(raw, ds.template)) if raw is not None else ""
+            except UnresolvableError:
+                endpoint = ""
+            yield ds, self._domain_named(raw, ds), endpoint
+
+    def event_source_mapping(self, res: Resource, handling: _Handling) -> None:
+        """A mapping that feeds a search streaming function is kept for `streams()`; one to another function is
+        left out with a note."""
+        try:
+            target = str(self.stacks.resolve(res.raw.get("FunctionName"), res.template))
+        except UnresolvableError as exc:
+            self.fail(res, "FunctionName", str(exc))
+            return
+        # a name, an ARN, or a partial ARN (ACCOUNT:function:NAME), any of them with a version or alias
+        name = re.sub(r"^(?:arn:[^:]*:lambda:[^:]*:)?(?:[^:]*:function:)?([^:]+)(?::[^:]*)?$", r"\1", target)
+        if name not in self.streaming_functions():
+            self.notes.append(f"{res.label} is left out: it feeds the Lambda function {target}, which gqlsync does "
+                              "not run on a stream (only Amplify's search streaming function has a counterpart: "
+                              "gqlsync's stream worker)")
+            return
+        res.props = self.resolved(res)
+        self.check_properties(res, handling)
+        self.mappings.append((res, self.streaming_functions()[name]))
 
     # The app's parts
 
@@ -617,16 +712,20 @@ class _Importer(_Findings):
 
     def _names_domain(self, raw: Any, res: Resource) -> bool:
         """Does the template expression `raw` read an attribute of a search domain in the templates?"""
+        return self._domain_named(raw, res) is not None
+
+    def _domain_named(self, raw: Any, res: Resource) -> Resource | None:
+        """The search domain in `res`'s template whose attribute the template expression `raw` reads, if any."""
         if isinstance(raw, list):
-            return any(self._names_domain(v, res) for v in raw)
+            return next((d for d in (self._domain_named(v, res) for v in raw) if d is not None), None)
         if not isinstance(raw, dict):
-            return False
+            return None
         att = raw.get("Fn::GetAtt")
         if att is not None:
             lid = att[0] if isinstance(att, list) else str(att).split(".", 1)[0]
             target = res.template.resources.get(str(lid))
-            return target is not None and target.type in _SEARCH_DOMAINS
-        return any(self._names_domain(v, res) for v in raw.values())
+            return target if target is not None and target.type in _SEARCH_DOMAINS else None
+        return next((d for d in (self._domain_named(v, res) for v in raw.values()) if d is not None), None)
 
     def search_config(self, res: Resource) -> dict[str, Any]:
         """A search data source's endpoint and region; a domain the templates deploy has no endpoint here: the
@@ -727,6 +826,101 @@ class _Importer(_Findings):
     def tables(self) -> list[dict[str, Any]]:
         return [_table(res) for res in self.stacks.of_type("AWS::DynamoDB::Table")]
 
+    def search_indexes(self, code: list[dict[str, Any]]) -> dict[str, set[str]]:
+        """Search data source -> the indexes the request templates of its resolvers and functions read."""
+        out: dict[str, set[str]] = {}
+        for spec in code:
+            if spec.get("dataSource") and spec.get("request"):
+                text = (self.out / spec["request"]).read_text(encoding="utf-8")
+                out.setdefault(spec["dataSource"], set()).update(_SEARCH_PATH.findall(text))
+        return out
+
+    def streams(self, functions: dict[str, Any], resolvers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A `streams:` entry per event source mapping that feeds a search streaming function."""
+        if not self.mappings:
+            return []
+        read = self.search_indexes([*functions.values(), *resolvers])
+        tables: dict[str, Resource] = {}
+        for table in self.stacks.of_type("AWS::DynamoDB::Table"):
+            try:
+                tables[self.stacks.stream_arn(table)] = table
+            except UnresolvableError:
+                continue  # its TableName is a problem already
+        found: list[tuple[Resource, dict[str, Any]]] = []
+        for res, fn in self.mappings:
+            entry = self.stream_entry(res, fn, tables)
+            if entry is not None:
+                found.append((res, entry))
+        claimed = {amplify_index(e["table"]) for _, e in found}
+        out: list[dict[str, Any]] = []
+        for res, entry in found:
+            index = self.stream_index(res, entry, read.get(entry["searchDataSource"], set()), claimed)
+            if index is not None:
+                entry = {"table": entry["table"], "searchDataSource": entry["searchDataSource"], "index": index,
+                         **{k: v for k, v in entry.items() if k not in ("table", "searchDataSource")}}
+            same = next((e for e in out if (e["table"], e.get("index")) == (entry["table"], entry.get("index"))), None)
+            if same is not None:
+                self.notes.append(f"{res.label}: table {entry['table']} already feeds that index (another mapping)")
+                continue
+            out.append(entry)
+        return out
+
+    def stream_entry(self, res: Resource, fn: Resource, tables: dict[str, Resource]) -> dict[str, Any] | None:
+        """The table and search data source a mapping feeds (and its batch size); None if it is left out."""
+        p = res.props
+        if p.get("Enabled") in (False, "false", "False"):
+            self.notes.append(f"{res.label} is left out: Enabled is false, so the table's stream feeds no index")
+            return None
+        table = tables.get(str(p.get("EventSourceArn")))
+        if table is None:
+            self.fail(res, "EventSourceArn", f"{p.get('EventSourceArn')!r} is not the stream of a table in the "
+                                             "templates; gqlsync's stream worker reads the streams of the app's tables")
+            return None
+        source = self.search_source(fn)
+        if source is None:
+            self.fail(res, "FunctionName", f"{fn.label} writes to a search domain that no search data source reads; "
+                                           "gqlsync's stream worker feeds the index of a search data source")
+            return None
+        entry: dict[str, Any] = {"table": _table(table)["name"], "searchDataSource": source}
+        if p.get("BatchSize") is not None:
+            size = _whole(p["BatchSize"])
+            if size is None or size < 1:
+                self.fail(res, "BatchSize", f"expected a positive whole number, got {p['BatchSize']!r}")
+            elif size > _MAX_BATCH:
+                self.notes.append(f"{res.label} BatchSize {size}: the worker reads at most {_MAX_BATCH} records per "
+                                  f"GetRecords call (DynamoDB's limit), so its batchSize is {_MAX_BATCH}")
+                entry["batchSize"] = _MAX_BATCH
+            else:
+                entry["batchSize"] = size
+        return entry
+
+    def search_source(self, fn: Resource) -> str | None:
+        """The search data source reading the domain (or endpoint) a streaming function writes to."""
+        target = self.streamed_to(fn)
+        assert target is not None
+        domain, endpoint = target
+        names = sorted(str(ds.props.get("Name")) for ds, ds_domain, ds_endpoint in self.search_sources()
+                       if (ds_domain is domain if domain is not None else ds_endpoint == endpoint))
+        return names[0] if names else None
+
+    def stream_index(self, res: Resource, entry: dict[str, Any], read: set[str], claimed: set[str]) -> str | None:
+        """The index to name in a mapping's entry: None when Amplify's rule (from the table name) gives the one the
+        search resolvers read, else the one they read that the mapping is for (Amplify names a mapping
+        `Searchable<Index>LambdaMapping`, or the only one no other table gives by the rule)."""
+        default = amplify_index(entry["table"])
+        if not read or default in read:
+            return None
+        m = _AMPLIFY_MAPPING.match(res.logical_id)
+        if m and m.group(1).lower() in read:
+            return m.group(1).lower()
+        unclaimed = sorted(read - claimed)
+        if len(unclaimed) == 1:
+            return unclaimed[0]
+        self.notes.append(f"{res.label}: table {entry['table']} feeds index {default} (the table name's), which no "
+                          f"search resolver on {entry['searchDataSource']} reads (they read "
+                          f"{', '.join(sorted(read))}); give its streams entry an `index:` if it should be another")
+        return None
+
 
 def _table(res: Resource) -> dict[str, Any]:
     p = res.props
@@ -795,13 +989,14 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
     functions = imp.functions()
     resolvers = imp.resolvers(data_sources)
     tables = imp.tables()
+    streams = imp.streams(functions, resolvers)
     limits = imp.limits()
     handlers.check_all_used()
     if imp.problems:
         raise AppError(imp.problems)
     manifest: dict[str, Any] = {"name": name or out.name, "schema": "schema.graphql", "auth": auth,
                                 "dataSources": data_sources, "resolvers": resolvers}
-    for key, value in (("functions", functions), ("tables", tables), ("limits", limits)):
+    for key, value in (("functions", functions), ("tables", tables), ("streams", streams), ("limits", limits)):
         if value:
             manifest[key] = value
     header = "# Imported from CloudFormation by `gqlsync import-cfn`.\n"

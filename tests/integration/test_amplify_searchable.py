@@ -1,21 +1,24 @@
 """Amplify's @searchable output, imported with `import-cfn` as it is, served against the embedded search engine.
 
 The transformer's searchX resolvers (filters, sort, nextToken, from, aggregates) run unchanged; their data source
-talks to the embedded engine through opensearch-py, as it would to a cluster. Documents are loaded with `_bulk`
-(the DynamoDB-to-index streaming function is not run yet).
+talks to the embedded engine through opensearch-py, as it would to a cluster. The streaming function's event source
+mapping is imported as a `streams:` entry; documents are still loaded here with `_bulk`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from opensearchpy import AsyncOpenSearch
 
 from gqlsync.app import load_app
 from gqlsync.app.cloudformation import import_cloudformation
+from gqlsync.app.model import amplify_index
 from gqlsync.server import GqlsyncServer, ServerSettings
 from tests.helpers import ROOT, GraphQLClient, amplify_transform, unique_prefix, with_table_prefix
 
@@ -46,8 +49,19 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("searchable")
     templates = amplify_transform(ROOT / "tests/amplify/searchable/schema.graphql", out / "cdk")
     result = import_cloudformation(templates, out / "cdk", out / "app", api_key=KEY)
-    left_out = " ".join(result.notes)
-    assert "AWS::Elasticsearch::Domain" in left_out and "streaming function" in left_out
+    notes = " ".join(result.notes)
+    assert "AWS::Elasticsearch::Domain" in notes
+    assert "streaming function" not in notes and "OpenSearchStreamingLambda" not in notes
+    manifest = yaml.safe_load((out / "app" / "gqlsync.yaml").read_text())
+    # the streaming function's event source mapping: the Event table's stream into the search data source's index
+    (table,) = [t["name"] for t in manifest["tables"]]
+    (search_source,) = [n for n, ds in manifest["dataSources"].items() if ds["type"] == "AMAZON_ELASTICSEARCH"]
+    assert manifest["streams"] == [{"table": table, "searchDataSource": search_source, "batchSize": 100}]
+    # with no `index:`, the index is Amplify's rule from the table name: the one searchEvents reads
+    (search_fn,) = [f for f in manifest["functions"].values() if f["dataSource"] == search_source]
+    path = re.search(r'"(/[^"]+/_search)"', (out / "app" / search_fn["request"]).read_text())
+    assert path and path.group(1) == f"/{amplify_index(table)}/_search" == "/event/_search"
+    assert load_app(out / "app").streams[0].index_name == "event"
     return out / "app"
 
 

@@ -125,12 +125,25 @@ def test_harmless_leftovers_are_noted(tmp_path: Path) -> None:
 
 def test_an_expression_that_cannot_be_evaluated_names_resource_and_property(tmp_path: Path) -> None:
     template = api_template()
-    template["Resources"]["Table"]["Properties"]["TableName"] = {"Fn::ImportValue": "shared-table"}
+    template["Resources"]["Table"]["Properties"]["TableName"] = {"Fn::GetAZs": ""}
     assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
-        "Table (AWS::DynamoDB::Table) TableName: Fn::ImportValue is not an intrinsic function import-cfn evaluates",
+        "Table (AWS::DynamoDB::Table) TableName: Fn::GetAZs is not an intrinsic function import-cfn evaluates",
         # its data source names the table with Ref, which resolves to the TableName
-        "Source (AWS::AppSync::DataSource) DynamoDBConfig: Fn::ImportValue is not an intrinsic function import-cfn "
+        "Source (AWS::AppSync::DataSource) DynamoDBConfig: Fn::GetAZs is not an intrinsic function import-cfn "
         "evaluates"]
+
+
+def test_import_value_reads_the_output_another_template_exports(tmp_path: Path) -> None:
+    template = api_template()
+    template["Resources"]["Table"]["Properties"]["TableName"] = {"Fn::ImportValue": "shared-table"}
+    assert problems(tmp_path, write(tmp_path, "api.json", template))[0] == (
+        "Table (AWS::DynamoDB::Table) TableName: Fn::ImportValue shared-table: none of the templates given exports "
+        "shared-table")
+    shared = {"Parameters": {"Stage": {"Type": "String", "Default": "qa"}}, "Resources": {},
+              "Outputs": {"Name": {"Value": {"Fn::Sub": "notes-${Stage}"},
+                                   "Export": {"Name": {"Fn::Join": ["-", ["shared", "table"]]}}}}}
+    run(tmp_path, write(tmp_path, "api.json", template), write(tmp_path, "shared.json", shared))
+    assert manifest(tmp_path)["tables"][0]["name"] == "notes-qa"
 
 
 def nested(tmp_path: Path, url: str, file: str) -> tuple[Path, Path]:
@@ -246,3 +259,103 @@ def test_a_stack_that_nests_its_own_template_is_refused(tmp_path: Path) -> None:
                                    "Properties": {"TemplateURL": "https://s3.amazonaws.com/b/api.json"}})
     assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
         "Again (AWS::CloudFormation::Stack): its template api.json would contain itself"]
+
+
+SEARCH_NOTES = '{"version": "2018-05-29", "operation": "GET", "path": "/notes/_search", "params": {"body": {}}}'
+
+
+def searchable(**extra: dict[str, Any]) -> dict[str, Any]:
+    """The API with a search domain, its data source (read by Query.echo, on index `notes`), Amplify's streaming
+    function writing to the domain and the event source mapping `Feed` feeding it the table's stream."""
+    endpoint = {"Fn::Join": ["", ["https://", {"Fn::GetAtt": ["Domain", "DomainEndpoint"]}]]}
+    template = api_template(
+        Domain={"Type": "AWS::OpenSearchService::Domain", "Properties": {"EngineVersion": "OpenSearch_2.11"}},
+        Search={"Type": "AWS::AppSync::DataSource", "Properties": {
+            "ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "Name": "Search", "Type": "AMAZON_OPENSEARCH_SERVICE",
+            "OpenSearchServiceConfig": {"Endpoint": endpoint, "AwsRegion": {"Ref": "AWS::Region"}}}},
+        Echo={"Type": "AWS::AppSync::Resolver", "Properties": {
+            "ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "TypeName": "Query", "FieldName": "echo",
+            "DataSourceName": {"Fn::GetAtt": ["Search", "Name"]}, "RequestMappingTemplate": SEARCH_NOTES,
+            "ResponseMappingTemplate": "$util.toJson($ctx.result)"}},
+        Streamer={"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.13", "Handler": "python_streaming_function.lambda_handler",
+            "Code": {"S3Bucket": "b", "S3Key": "streaming.zip"},
+            "Environment": {"Variables": {"OPENSEARCH_ENDPOINT": endpoint, "DEBUG": "0",
+                                          "OPENSEARCH_USE_EXTERNAL_VERSIONING": "false"}}}},
+        Feed={"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "FunctionName": {"Ref": "Streamer"}, "EventSourceArn": {"Fn::GetAtt": ["Table", "StreamArn"]},
+            "BatchSize": 100, "Enabled": True, "StartingPosition": "LATEST", "MaximumBatchingWindowInSeconds": 1}},
+        **extra)
+    template["Resources"]["Table"]["Properties"]["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    return template
+
+
+def test_the_search_streaming_function_is_the_workers_and_its_mappings_are_streams_entries(tmp_path: Path) -> None:
+    result = run(tmp_path, write(tmp_path, "api.json", searchable()))
+    assert manifest(tmp_path)["streams"] == [{"table": "notes", "searchDataSource": "Search", "batchSize": 100}]
+    assert ("Feed (AWS::Lambda::EventSourceMapping) StartingPosition is left out: the worker starts from its checkpoint; "
+            "with none yet, it first copies the table into the index (backfill), then follows the stream from there"
+            ) in result.notes
+    assert not [n for n in result.notes if "Streamer" in n]  # nothing to say: gqlsync's worker does its work
+    (stream,) = load_app(tmp_path / "app").streams
+    assert (stream.table, stream.search_data_source, stream.index_name, stream.batch_size) == (
+        "notes", "Search", "notes", 100)
+
+
+# Amplify's id names the index (then CDK's hash); without it, the one index the resolvers read that no table gives
+@pytest.mark.parametrize("mapping", ["SearchableNoteLambdaMapping1A2B3C4D", "Feed"])
+def test_a_mapping_names_the_index_when_the_table_name_does_not_give_it(tmp_path: Path, mapping: str) -> None:
+    template = searchable()
+    resources = template["Resources"]
+    resources["Echo"]["Properties"]["RequestMappingTemplate"] = SEARCH_NOTES.replace("/notes/", "/note/")
+    resources[mapping] = resources.pop("Feed")
+    resources[mapping]["Properties"]["BatchSize"] = {"Ref": "BatchSize"}
+    template["Parameters"] = {"BatchSize": {"Type": "Number", "Default": 5000}}
+    result = run(tmp_path, write(tmp_path, "api.json", template))
+    assert manifest(tmp_path)["streams"] == [
+        {"table": "notes", "searchDataSource": "Search", "index": "note", "batchSize": 1000}]
+    assert (f"{mapping} (AWS::Lambda::EventSourceMapping) BatchSize 5000: the worker reads at most 1000 records per "
+            "GetRecords call (DynamoDB's limit), so its batchSize is 1000") in result.notes
+    assert load_app(tmp_path / "app").streams[0].index_name == "note"
+
+
+def test_a_mapping_to_another_function_or_switched_off_is_left_out_with_a_note(tmp_path: Path) -> None:
+    template = searchable(Audit={"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+        "FunctionName": "arn:aws:lambda:us-east-1:111122223333:function:audit",
+        "EventSourceArn": {"Fn::GetAtt": ["Table", "StreamArn"]}, "StartingPosition": "TRIM_HORIZON"}})
+    template["Resources"]["Feed"]["Properties"]["Enabled"] = "false"
+    result = run(tmp_path, write(tmp_path, "api.json", template))
+    assert "streams" not in manifest(tmp_path)
+    assert "Feed (AWS::Lambda::EventSourceMapping) is left out: Enabled is false, so the table's stream feeds no " \
+           "index" in result.notes
+    assert "Audit (AWS::Lambda::EventSourceMapping) is left out: it feeds the Lambda function arn:aws:lambda:us-east-" \
+           "1:111122223333:function:audit, which gqlsync does not run on a stream (only Amplify's search streaming " \
+           "function has a counterpart: gqlsync's stream worker)" in result.notes
+
+
+@pytest.mark.parametrize("prop, value, problem", [
+    ("EventSourceArn", "arn:aws:kinesis:us-east-1:1:stream/s", "EventSourceArn: 'arn:aws:kinesis:us-east-1:1:stream/s' "
+     "is not the stream of a table in the templates; gqlsync's stream worker reads the streams of the app's tables"),
+    ("EventSourceArn", {"Ref": "TableStreamArn"}, "EventSourceArn: 'TableStreamArn' is not the stream of a table in "
+     "the templates; gqlsync's stream worker reads the streams of the app's tables"),  # a parameter given no value
+    ("FunctionName", {"Ref": "Nowhere"}, "FunctionName: Ref Nowhere: api.json has no parameter or resource Nowhere"),
+    ("BatchSize", "many", "BatchSize: expected a positive whole number, got 'many'"),
+    ("FilterCriteria", {"Filters": [{"Pattern": '{"eventName": ["INSERT"]}'}]}, "FilterCriteria: cannot be imported: "
+     "filtering stream records is not supported: gqlsync's stream worker would index every record"),
+])
+def test_a_mapping_that_cannot_be_traced_fails_the_import_naming_the_property(
+        tmp_path: Path, prop: str, value: Any, problem: str) -> None:
+    template = searchable()
+    template["Parameters"] = {"TableStreamArn": {"Type": "String"}}
+    template["Resources"]["Feed"]["Properties"][prop] = value
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        f"Feed (AWS::Lambda::EventSourceMapping) {problem}"]
+
+
+def test_a_streaming_function_writing_where_no_data_source_reads_fails_the_import(tmp_path: Path) -> None:
+    template = searchable(Other={"Type": "AWS::OpenSearchService::Domain", "Properties": {}})
+    variables = template["Resources"]["Streamer"]["Properties"]["Environment"]["Variables"]
+    variables["OPENSEARCH_ENDPOINT"] = {"Fn::GetAtt": ["Other", "DomainEndpoint"]}
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        "Feed (AWS::Lambda::EventSourceMapping) FunctionName: Streamer (AWS::Lambda::Function) writes to a search "
+        "domain that no search data source reads; gqlsync's stream worker feeds the index of a search data source"]

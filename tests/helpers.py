@@ -31,7 +31,9 @@ def with_table_prefix(app: App, prefix: str) -> App:
         for name, ds in app.data_sources.items()
     }
     tables = tuple(dataclasses.replace(t, name=prefix + t.name) for t in app.tables)
-    return dataclasses.replace(app, data_sources=sources, tables=tables)
+    # a stream follows its table to the new name and keeps feeding the index it fed
+    streams = tuple(dataclasses.replace(s, table=prefix + s.table, index=s.index_name) for s in app.streams)
+    return dataclasses.replace(app, data_sources=sources, tables=tables, streams=streams)
 
 
 def with_cognito_issuer(app: App, issuer: str) -> App:

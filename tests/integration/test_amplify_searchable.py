@@ -2,19 +2,21 @@
 
 The transformer's searchX resolvers (filters, sort, nextToken, from, aggregates) run unchanged; their data source
 talks to the embedded engine through opensearch-py, as it would to a cluster. The streaming function's event source
-mapping is imported as a `streams:` entry; documents are still loaded here with `_bulk`.
+mapping is imported as a `streams:` entry, so events created through the API reach the index from the table's
+stream, as on AWS.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from opensearchpy import AsyncOpenSearch
 
 from gqlsync.app import load_app
 from gqlsync.app.cloudformation import import_cloudformation
@@ -65,23 +67,28 @@ def app_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "app"
 
 
+CREATE = "mutation($i: CreateEventInput!) { createEvent(input: $i) { id } }"
+
+
 @pytest.fixture
 async def c(app_dir: Path, dynamodb_endpoint: str, tmp_path: Path) -> AsyncIterator[GraphQLClient]:
+    """The imported app with its stream running: events created through the API reach the index by themselves."""
     app = with_table_prefix(load_app(app_dir), unique_prefix())
     server = GqlsyncServer(app, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True,
-                                               embedded_search_dir=tmp_path / "search"))
+                                               embedded_search_dir=tmp_path / "search",
+                                               streams_dir=tmp_path / "streams", streams_poll_seconds=0.05))
     async with GraphQLClient(server, api_key=KEY) as client:
         await server.start()
         endpoint = server.clients.settings.search_endpoint
         assert endpoint and endpoint.startswith("http://127.0.0.1:")
-        search = AsyncOpenSearch(hosts=[endpoint])
-        try:
-            body: list[dict[str, Any]] = []
-            for event in EVENTS:
-                body += [{"index": {"_index": "event", "_id": event["id"]}}, event]
-            assert (await search.bulk(body=body, refresh=True))["errors"] is False
-        finally:
-            await search.close()
+        for event in EVENTS:
+            r = await client.query(CREATE, {"i": event})
+            assert "errors" not in r, r
+        deadline = time.monotonic() + 15
+        while (((await client.query(SEARCH)).get("data") or {}).get("searchEvents") or {}).get("total") \
+                != len(EVENTS):
+            assert time.monotonic() < deadline, "the stream did not bring every event to the index"
+            await asyncio.sleep(0.05)
         yield client
 
 

@@ -336,15 +336,16 @@ async def scrape(session: Any, url: str) -> dict[str, float]:
 
     async with session.get(url) as r:
         text = await r.text()
-    out: Counter[str] = Counter()
+    out: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name == "gqlsync_stream_records_total":
-                out[f"records:{sample.labels.get('outcome')}"] += sample.value
+                name = f"records:{sample.labels.get('outcome')}"
+                out[name] = out.get(name, 0.0) + sample.value
             elif sample.name in ("gqlsync_stream_failures_total", "gqlsync_stream_dead_letters_total",
                                  "gqlsync_stream_backfill_items_total"):
-                out[sample.name] += sample.value
-    return dict(out)
+                out[sample.name] = out.get(sample.name, 0.0) + sample.value
+    return out
 
 
 def applied(m: dict[str, float]) -> float:
@@ -358,9 +359,9 @@ def start_profile(procs: Processes, name: str, pid: int, seconds: float, out: Pa
     if not spy.exists():
         print(f"no {spy}: `{PY.parent / 'pip'} install py-spy` to profile", file=sys.stderr)
         return None
-    return procs.start(f"py-spy {name}", [str(spy), "record", "-p", str(pid), "-d", str(int(seconds) + 1), "-r", "200",
-                                          "-f", "raw", "--function", "-o", str(out), "--nonblocking"],
-                       out.with_suffix(".log"))
+    args = [str(spy), "record", "-p", str(pid), "-d", str(int(seconds) + 1), "-r", "200", "-f", "raw", "--function",
+            "--threads", "--idle", "-o", str(out), "--nonblocking"]
+    return procs.start(f"py-spy {name}", args, out.with_suffix(".log"))
 
 
 def short(frame: str) -> str:
@@ -369,28 +370,34 @@ def short(frame: str) -> str:
     return f"{name} ({where.rstrip(')').split(':')[0].rsplit('/', 1)[-1]})" if where else name
 
 
-def summarize_profile(path: Path, top: int = 14) -> list[tuple[str, float, float]]:
-    """(frame, share of samples where it is on the stack, share where it is the leaf) from collapsed stacks."""
-    inclusive: Counter[str] = Counter()
-    leaf: Counter[str] = Counter()
-    total = 0
+#: leaf frames of threads with nothing to do (the event loops' `select` stays: it is waiting for replies)
+IDLE = ("QueueListener.dequeue", "_PollLikeSelector.select", "sigwait", "Condition.wait", "_worker (thread.py)",
+        "SocketIO.readinto")
+
+
+def summarize_profile(path: Path, top: int = 12) -> list[tuple[str, str, float]]:
+    """Where each thread's wall-clock time goes (py-spy --idle --threads, collapsed stacks): (thread, the innermost
+    gqlsync frame -> the leaf frame, share of that thread's samples), the largest first."""
+    per: dict[str, Counter[str]] = {}
+    totals: Counter[str] = Counter()
     if not path.exists():
         return []
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        n = int(count)
-        total += n
-        frames = [short(f) for f in stack.split(";")]
-        for f in set(frames):
-            inclusive[f] += n
-        leaf[frames[-1]] += n
-    if not total:
-        return []
-    skip = ("<module>", "run (", "run_forever", "_run_once", "_run (", "main (", "__call__", "invoke", "callback")
-    rows = [(f, n / total, leaf[f] / total) for f, n in inclusive.most_common(200) if not f.startswith(skip)]
-    return rows[:top]
+        thread, *frames = stack.split(";")
+        thread = thread.partition(": ")[2] or thread
+        if not frames:
+            continue
+        ours = [f for f in frames if "gqlsync/" in f]
+        where = (short(ours[-1]) + " -> " if ours and ours[-1] != frames[-1] else "") + short(frames[-1])
+        per.setdefault(thread, Counter())[where] += int(count)
+        totals[thread] += int(count)
+    rows = [(thread, where, n / totals[thread]) for thread, counter in per.items()
+            for where, n in counter.items()
+            if not any(idle in where for idle in IDLE)]
+    return sorted(rows, key=lambda r: -r[2])[:top]
 
 
 # -- the rounds
@@ -438,7 +445,7 @@ async def one_round(n: int, load: Load, tracker: Tracker, metrics: Any, pids: di
     await asyncio.sleep(0.3)  # the metrics of the last batch
     after = await metrics()
     ok = [w for w in writes if w.failed is None and w.acked is not None]
-    lags = [max(0.0, w.seen - w.acked) * 1000 for w in ok if w.seen is not None]
+    lags = [max(0.0, w.seen - w.acked) * 1000 for w in ok if w.seen is not None and w.acked is not None]
     acks = [(w.acked - w.issued) * 1000 for w in ok if w.acked is not None]
     slips = [(w.issued - w.scheduled) * 1000 for w in writes]
     last_ack = max((w.acked for w in ok if w.acked is not None), default=load_end)
@@ -637,9 +644,10 @@ def report(found: dict[str, Any]) -> str:
               f"goal (issue 11): lag p99 under 1 s at {RATE:g} writes/s: {goal} "
               f"(median p99 {med['lag_p99_ms']:.0f} ms)"]
     for name, rows in found["profiles"].items():
-        lines += ["", f"py-spy, {name} process, round 1 (share of samples on the stack / as the leaf):", "",
-                  "| frame | on stack | leaf |", "|---|---:|---:|"]
-        lines += [f"| `{f}` | {inc * 100:.1f}% | {own * 100:.1f}% |" for f, inc, own in rows]
+        lines += ["", f"py-spy, {name} process, round 1: share of each thread's wall-clock time "
+                      "(`select`: the event loop waiting for replies; idle pool threads left out)", "",
+                  "| thread | innermost gqlsync frame -> leaf | share |", "|---|---|---:|"]
+        lines += [f"| {thread} | `{where}` | {share * 100:.1f}% |" for thread, where, share in rows]
     return "\n".join(lines)
 
 
@@ -687,4 +695,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted: every process the bench started is stopped", file=sys.stderr)
+        sys.exit(130)

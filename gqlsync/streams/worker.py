@@ -277,8 +277,9 @@ class RouteWorker:
             self._shards_read_at = now
         return self._shards
 
-    def _readable(self, shards: list[Shard]) -> list[Shard]:
-        done = set(self._state.finished)
+    def _readable(self, shards: list[Shard], batch: Batch) -> list[Shard]:
+        """Shards not read to their end whose parent is (before, or in this batch: its records come first)."""
+        done = {*self._state.finished, *batch.finished}
         present = {s.id for s in shards}
         return [s for s in shards if s.id not in done and (s.parent is None or s.parent in done
                                                             or s.parent not in present)]
@@ -303,7 +304,7 @@ class RouteWorker:
         closed_one = True
         while closed_one:  # a shard read to its end makes its children readable in the same round
             closed_one = False
-            for shard in self._readable(await self._current_shards(arn)):
+            for shard in self._readable(await self._current_shards(arn), batch):
                 if shard.id in batch.finished:
                     continue
                 while True:

@@ -142,6 +142,9 @@ def serve(
              "config.endpoint).", envvar="GQLSYNC_SEARCH_ENDPOINT")] = None,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
     create_tables: Annotated[bool, typer.Option(help="Create the manifest's tables if missing.")] = False,
+    streams: Annotated[bool, typer.Option(
+        help="Run the app's streams: (tables into search indexes) in this process, checkpoints in "
+             "APP_DIR/.gqlsync/streams; without it, run `gqlsync worker streams` beside the server.")] = False,
     redis_url: Annotated[str | None, typer.Option(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
@@ -158,7 +161,9 @@ def serve(
 
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, search_endpoint=search_endpoint,
                               create_tables=create_tables, region=region, redis_url=redis_url,
-                              realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds))
+                              realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
+                              streams_dir=app_dir / ".gqlsync" / "streams" if streams else None,
+                              streams_poll_seconds=0.25)
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 

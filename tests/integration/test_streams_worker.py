@@ -436,3 +436,47 @@ def test_reindex_names_what_it_cannot_do(tmp_path: Path) -> None:
 def _aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     yield
+
+
+async def test_serve_with_streams_feeds_the_index_in_process(endpoints: tuple[str, str], tmp_path: Path) -> None:
+    import shutil
+
+    import httpx
+
+    from tests.services import free_port, wait_for_port
+
+    app_dir = tmp_path / "event-search"
+    shutil.copytree(ROOT / "examples" / "event-search", app_dir, ignore=shutil.ignore_patterns(".gqlsync"))
+    table = f"served-{uuid.uuid4().hex[:10]}"
+    manifest = app_dir / "gqlsync.yaml"
+    manifest.write_text(manifest.read_text().replace("search-events", table).replace("index: events",
+                                                                                       f"index: {table}"))
+    (app_dir / "resolvers" / "searchEvents.req.vtl").write_text(
+        (app_dir / "resolvers" / "searchEvents.req.vtl").read_text().replace("/events/_search", f"/{table}/_search"))
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "gqlsync.cli", "serve", str(app_dir), "--port", str(port),
+                             "--host", "127.0.0.1", "--dynamodb-endpoint", endpoints[0], "--search-endpoint",
+                             endpoints[1], "--create-tables", "--streams"], cwd=ROOT, stdout=log, stderr=log,
+                            env={**os.environ, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"})
+    try:
+        wait_for_port(port, 30, proc)
+        headers = {"x-api-key": "da2-gqlsynceventsearchdevkey01"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as http:
+            made = (await http.post("/graphql", json={"query": 'mutation { createEvent(name: "Served python", '
+                                                               'when: "now", where: "Oslo", description: "d") '
+                                                               '{ id } }'})).json()
+            assert "errors" not in made, made
+            deadline = time.monotonic() + 15
+            while True:
+                found = (await http.post("/graphql", json={"query": '{ searchEvents(text: "python") { total '
+                                                                    'items { id } } }'})).json()
+                if (found.get("data") or {}).get("searchEvents", {}) and found["data"]["searchEvents"]["total"]:
+                    break
+                assert time.monotonic() < deadline, found
+                await asyncio.sleep(0.1)
+        assert found["data"]["searchEvents"]["items"] == [{"id": made["data"]["createEvent"]["id"]}]
+        assert (app_dir / ".gqlsync" / "streams" / "checkpoints.json").exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -76,6 +76,14 @@ async def create_table(ddb: Any, table: str, *, sort_key: bool = False, stream: 
                            BillingMode="PAY_PER_REQUEST", **extra)
 
 
+async def new_route(ddb: Any, folder: Path, prefix: str, *, stream: bool = True) -> tuple[str, str, Path]:
+    """A fresh table (its own name in the shared DynamoDB Local), index and app folder feeding one from the other."""
+    table, index = f"{prefix}-{uuid.uuid4().hex[:10]}", f"{prefix}-{uuid.uuid4().hex[:10]}"
+    app_dir = write_app(folder, table, index)
+    await create_table(ddb, table, stream=stream)
+    return table, index, app_dir
+
+
 async def table_docs(ddb: Any, table: str) -> dict[str, dict[str, Any]]:
     """The table as the index should hold it: document id -> item (soft-deleted items left out)."""
     out: dict[str, dict[str, Any]] = {}
@@ -264,9 +272,7 @@ class Watcher:
 async def test_a_killed_worker_resumes_without_loss_or_reordering(
         endpoints: tuple[str, str], ddb_and_search: tuple[Any, AsyncOpenSearch], tmp_path: Path) -> None:
     ddb, search = ddb_and_search
-    table, index = f"kill-{uuid.uuid4().hex[:10]}", f"kill-{uuid.uuid4().hex[:10]}"
-    app_dir = write_app(tmp_path / "app", table, index)
-    await create_table(ddb, table)
+    table, index, app_dir = await new_route(ddb, tmp_path / "app", "kill")
     state, log = tmp_path / "state", tmp_path / "worker.log"
     deletes: dict[str, list[int]] = {}
     counter = 0
@@ -316,9 +322,8 @@ async def test_a_killed_worker_resumes_without_loss_or_reordering(
 async def test_a_worker_killed_during_its_backfill_starts_it_again(
         endpoints: tuple[str, str], ddb_and_search: tuple[Any, AsyncOpenSearch], tmp_path: Path) -> None:
     ddb, search = ddb_and_search
-    table, index = f"bf-{uuid.uuid4().hex[:10]}", f"bf-{uuid.uuid4().hex[:10]}"
-    app_dir = write_app(tmp_path / "app", table, index)
-    await create_table(ddb, table, stream=False)  # its items predate the stream: only a scan finds them
+    # its items predate the stream: only a scan finds them
+    table, index, app_dir = await new_route(ddb, tmp_path / "app", "bf", stream=False)
     for i in range(0, 3000, 25):
         await ddb.batch_write_item(RequestItems={table: [
             {"PutRequest": {"Item": {"id": {"S": f"b{j}"}, "n": {"N": str(j)}, "pad": {"S": "y" * 300}}}}
@@ -353,9 +358,7 @@ async def test_a_worker_killed_during_its_backfill_starts_it_again(
 async def test_the_worker_waits_out_an_unreachable_index_and_catches_up(
         endpoints: tuple[str, str], ddb_and_search: tuple[Any, AsyncOpenSearch], tmp_path: Path) -> None:
     ddb, search = ddb_and_search
-    table, index = f"down-{uuid.uuid4().hex[:10]}", f"down-{uuid.uuid4().hex[:10]}"
-    app_dir = write_app(tmp_path / "app", table, index)
-    await create_table(ddb, table)
+    table, index, app_dir = await new_route(ddb, tmp_path / "app", "down")
     port = int(endpoints[1].rsplit(":", 1)[1])
     relay = await Relay(port).start()
     clients = clients_for(endpoints, f"http://127.0.0.1:{relay.port}")
@@ -389,9 +392,8 @@ async def test_the_worker_waits_out_an_unreachable_index_and_catches_up(
 async def test_reindex_then_live_writes(endpoints: tuple[str, str], ddb_and_search: tuple[Any, AsyncOpenSearch],
                                         tmp_path: Path) -> None:
     ddb, search = ddb_and_search
-    table, index = f"old-{uuid.uuid4().hex[:10]}", f"old-{uuid.uuid4().hex[:10]}"
-    app_dir = write_app(tmp_path / "app", table, index)
-    await create_table(ddb, table, stream=False)  # a table from before any index, no stream yet
+    # a table from before any index, no stream yet
+    table, index, app_dir = await new_route(ddb, tmp_path / "app", "old", stream=False)
     for i in range(0, 300, 25):
         await ddb.batch_write_item(RequestItems={table: [
             {"PutRequest": {"Item": {"id": {"S": f"p{j}"}, "n": {"N": str(j)}}}} for j in range(i, i + 25)]})

@@ -20,6 +20,7 @@ from gqlsync.datasources.dynamodb.tables import ensure_tables
 from gqlsync.datasources.search import SearchDataSource
 from gqlsync.engine.api import ApiVersion, build_api
 from gqlsync.observe import Metrics
+from gqlsync.observe.versions import VersionWindow
 from gqlsync.realtime import RealtimeHub
 from gqlsync.realtime.broker import Broker, LocalBroker
 from gqlsync.realtime.connection import RealtimeLimits
@@ -53,13 +54,13 @@ class ServerSettings:
 
 
 def build_served(app: App, clients: ClientProvider, metrics: Metrics, publisher: RealtimeHub, *,
-                 version: str = "1") -> ServedApi:
+                 version: str = "1", api_id: str | None = None) -> ServedApi:
     """One app version, ready to install: its executable API and its authenticator. Raises AppError (file, line,
     reason) for anything that cannot work, so a broken version never replaces a working one."""
     problems: list[Problem] = []
     try:
         api = build_api(app, clients, metrics, lambda schema: AuthRules(schema, app.auth), publisher=publisher,
-                        api_id=app.name, version=version)
+                        api_id=api_id or app.name, version=version)
     except AppError as exc:
         problems.extend(exc.problems)
     try:
@@ -82,18 +83,26 @@ def _broker(settings: ServerSettings) -> Broker:
 class GqlsyncServer:
     """Everything a request needs, built before the first request is served."""
 
-    def __init__(self, source: str | Path | App, settings: ServerSettings | None = None) -> None:
+    def __init__(self, source: str | Path | App | None, settings: ServerSettings | None = None) -> None:
+        """Serve `source` as the default API (at /graphql); with None, the server starts with no API and a control
+        plane installs them (`gqlsync serve` as a managed server)."""
         self.settings = settings or ServerSettings()
-        # Loading (and building below) fails fast with file/line problems: nothing half-broken is served.
-        self.app = source if isinstance(source, App) else load_app(source)
         self.metrics = Metrics()
+        self.versions = VersionWindow()
         s = self.settings
         self.clients = ClientProvider(aws_settings(s.region, dynamodb_endpoint=s.dynamodb_endpoint,
                                                    search_endpoint=s.search_endpoint))
         self.hub = RealtimeHub(_broker(s))
         self.apis = ApiRegistry()
-        self.api_id = self.app.name
-        self.apis.install(build_served(self.app, self.clients, self.metrics, self.hub))
+        #: the API /graphql serves (None until one is installed)
+        self.api_id: str | None = None
+        #: the control plane, when the server is managed (deploys through /admin/graphql)
+        self.control: Any = None
+        if source is not None:
+            # Loading (and building below) fails fast with file/line problems: nothing half-broken is served.
+            app = source if isinstance(source, App) else load_app(source)
+            self.api_id = app.name
+            self.apis.install(build_served(app, self.clients, self.metrics, self.hub))
         self._embedded: Any = None
         self._embedded_search: Any = None
         self.streams: StreamsService | None = None
@@ -103,42 +112,86 @@ class GqlsyncServer:
 
     @property
     def served(self) -> ServedApi:
+        if self.api_id is None:
+            raise LookupError("no API is deployed on this server yet")
         return self.apis.current(self.api_id)
+
+    def resolve(self, key: str | None) -> str | None:
+        """An API id from an id or a name in a URL (`/v1/apis/<id or name>/graphql`); None: the default API."""
+        if key is None:
+            return self.api_id
+        if self.apis.get(key) is not None:
+            return key
+        return next((api_id for api_id in self.apis.ids() if self.apis.current(api_id).api.app.name == key), None)
+
+    @property
+    def app(self) -> App:
+        """The default API's app, as its current version has it."""
+        return self.served.api.app
 
     @property
     def api(self) -> ApiVersion:
         """The version being served now (a request takes it once and keeps it)."""
         return self.served.api
 
-    def _tables(self) -> tuple[TableConfig, ...]:
-        """The manifest's tables and those its data sources need (Delta Sync's change records), each once."""
-        named: dict[str, TableConfig] = {t.name: t for t in self.app.tables}
-        for served in self.apis.all():
+    def _tables(self, *coming: ServedApi) -> tuple[TableConfig, ...]:
+        """The manifests' tables and those their data sources need (Delta Sync's change records), each once."""
+        named: dict[str, TableConfig] = {}
+        for served in (*self.apis.all(), *coming):
+            for t in served.api.app.tables:
+                named.setdefault(t.name, t)
+        for served in (*self.apis.all(), *coming):
             for ds in served.api.data_sources.values():
                 for t in ds.tables:
                     named.setdefault(t.name, t)
         return tuple(named.values())
 
-    async def install(self, app: App) -> ServedApi:
-        """Build a new version of this server's API from `app`, start it and serve it from now on.
+    async def install(self, app: App, *, api_id: str | None = None, version: str | None = None,
+                      canary_weight: float | None = None) -> ServedApi:
+        """Build a version of an API from `app`, start it and serve it from now on (with `canary_weight`, to that
+        percent of requests beside the current version). `api_id` defaults to the default API (for a server
+        serving one app: the app's name); `version` to the next number.
 
         Raises AppError (and changes nothing) if the app cannot work. Requests and subscriptions that started
-        on the previous version finish on it; retiring old versions is the deploy machinery's job.
+        on the previous version finish on it; subscriptions whose field the new version no longer has are
+        completed with an error.
         """
-        if app.name != self.api_id:
-            raise AppError([Problem(str(app.manifest), None, f"this server serves API {self.api_id!r}, "
-                                                             f"not {app.name!r}")])
-        version = str(int(self.api.version) + 1) if self.api.version.isdigit() else f"{self.api.version}+1"
-        served = build_served(app, self.clients, self.metrics, self.hub, version=version)
+        if api_id is None:
+            if self.api_id is not None and app.name != self.api_id:
+                raise AppError([Problem(str(app.manifest), None, f"this server serves API {self.api_id!r}, "
+                                                                 f"not {app.name!r}")])
+            api_id = app.name
+        before = self.apis.get(api_id)
+        if version is None:
+            last = before.version if before is not None else "0"
+            version = str(int(last) + 1) if last.isdigit() else f"{last}+1"
+        served = build_served(app, self.clients, self.metrics, self.hub, version=version, api_id=api_id)
         if self._started:
             await self._start_embedded_search(served)
+            if self.settings.create_tables:
+                created = {t.name for t in self._tables()}
+                missing = tuple(t for t in self._tables(served) if t.name not in created)
+                if missing:
+                    await ensure_tables(await self.clients.aws("dynamodb"), missing)
             await served.api.start()
+        if canary_weight is not None:
+            if before is None:
+                raise AppError([Problem(str(app.manifest), None, "a canary needs a current version beside it")])
+            self.apis.set_canary(api_id, served, canary_weight)
+            return served
         self.apis.install(served)
-        previous, self.app = self.app, app
-        if self._started and (app.streams != previous.streams or app.data_sources != previous.data_sources):
+        if self.api_id is None:
+            self.api_id = api_id
+        self.hub.retire(api_id, served)
+        if self._started and api_id == self.api_id and before is not None and (
+                app.streams != before.api.app.streams or app.data_sources != before.api.app.data_sources):
             await self._stop_streams()
             await self._start_streams()
         return served
+
+    def end_canary(self, api_id: str) -> None:
+        if self.apis.get(api_id) is not None:
+            self.apis.set_canary(api_id, None)
 
     async def start(self) -> None:
         async with self._lock:
@@ -163,7 +216,7 @@ class GqlsyncServer:
 
     async def _start_streams(self) -> None:
         s = self.settings
-        if s.streams_dir is None or not self.app.streams:
+        if s.streams_dir is None or self.api_id is None or not self.app.streams:
             return
         from gqlsync.streams.metrics import StreamMetrics
         from gqlsync.streams.service import StreamsService, StreamsSettings

@@ -21,6 +21,15 @@ from gqlsync.realtime.endpoint import serve_realtime
 from gqlsync.server import GqlsyncServer, ServerSettings
 
 
+def admin_routes(server: GqlsyncServer) -> list[Route]:
+    """/admin/graphql when the server is managed (it has a control plane)."""
+    if server.control is None:
+        return []
+    from gqlsync.control.admin import admin_endpoint
+
+    return [Route("/admin/graphql", admin_endpoint(server.control), methods=["GET", "POST"])]
+
+
 def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSettings | None = None) -> Starlette:
     """Serve one app. Raises AppError (file, line, reason) if the app is broken: nothing is served then.
 
@@ -31,7 +40,9 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
     endpoint = GraphQLEndpoint(server)
 
     async def healthz(request: Request) -> Response:
-        return json_response({"status": "ok", "app": server.app.name, "started": server.started})
+        default = server.apis.get(server.api_id) if server.api_id else None
+        return json_response({"status": "ok", "app": default.api.app.name if default else None,
+                              "apis": len(server.apis.ids()), "started": server.started})
 
     async def metrics(request: Request) -> Response:
         return Response(server.metrics.exposition(), media_type="text/plain; version=0.0.4")
@@ -39,7 +50,12 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
     async def realtime(websocket: WebSocket) -> None:
         if not server.started:
             await server.start()
-        await serve_realtime(websocket, server.apis, server.api_id, server.hub, server.settings.realtime)
+        key = websocket.path_params.get("api")
+        api_id = server.resolve(key)
+        if api_id is None:
+            await websocket.close(code=4404, reason=f"No API {key!r} on this server" if key else "No API yet")
+            return
+        await serve_realtime(websocket, server.apis, api_id, server.hub, server.settings.realtime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -53,6 +69,9 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
         routes=[
             Route("/graphql", endpoint.handle, methods=["GET", "POST"]),
             WebSocketRoute("/graphql/realtime", realtime),
+            Route("/v1/apis/{api}/graphql", endpoint.handle, methods=["GET", "POST"]),
+            WebSocketRoute("/v1/apis/{api}/graphql/realtime", realtime),
+            *admin_routes(server),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],

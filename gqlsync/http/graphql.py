@@ -11,6 +11,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from gqlsync.apis import ServedApi
 from gqlsync.auth import AuthFailure, RequestFacts
 from gqlsync.http.explorer import explorer_page
 from gqlsync.http.responses import error_response, json_response
@@ -38,6 +39,12 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def client_of(request: Request) -> str | None:
+    """Who is calling, for a canary's sticky split: an explicit client id, else the credential sent."""
+    h = request.headers
+    return h.get("x-gqlsync-client-id") or h.get("x-api-key") or h.get("authorization")
+
+
 class GraphQLEndpoint:
     """The ASGI handler for /graphql."""
 
@@ -45,19 +52,36 @@ class GraphQLEndpoint:
         self.server = server
 
     async def handle(self, request: Request) -> Response:
+        server = self.server
+        if not server.started:
+            try:
+                await server.start()
+            except Exception:
+                request_id = str(uuid.uuid4())
+                log.exception("the server could not start its backends", extra={"request_id": request_id})
+                return error_response("An internal failure occurred; the request was not completed.",
+                                      "InternalFailure", 500, request_id)
+        key = request.path_params.get("api")
+        api_id = server.resolve(key)
+        # this request runs on the version chosen now (current, or the canary for its share of clients), even if
+        # another is installed while it runs
+        served = server.apis.choose(api_id, client_of(request)) if api_id is not None else None
+        if served is None:
+            what = f"No API {key!r} on this server." if key else "No API is deployed on this server yet."
+            return error_response(what, "NotFoundException", 404, str(uuid.uuid4()))
         if request.method == "GET":
-            return self._get(request)
-        return await self._post(request)
+            return self._get(request, served)
+        return await self._post(request, served)
 
-    def _get(self, request: Request) -> Response:
+    def _get(self, request: Request, served: ServedApi) -> Response:
         if "text/html" in request.headers.get("accept", ""):
-            key = self.server.app.auth.api_keys[0].id if self.server.settings.dev and \
-                self.server.app.auth.api_keys else ""
-            return explorer_page(self.server.app.name, str(request.url), key)
+            app = served.api.app
+            key = app.auth.api_keys[0].id if self.server.settings.dev and app.auth.api_keys else ""
+            return explorer_page(app.name, str(request.url), key)
         return error_response("Use POST with a JSON body {query, variables, operationName}.",
                               "MethodNotAllowedException", 405, str(uuid.uuid4()), {"Allow": "GET, POST"})
 
-    async def _post(self, request: Request) -> Response:
+    async def _post(self, request: Request, served: ServedApi) -> Response:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         server = self.server
@@ -65,9 +89,7 @@ class GraphQLEndpoint:
         scope: RequestScope | None = None
         resp: Response | None = None
         try:
-            if not server.started:
-                await server.start()
-            resp, outcome, scope = await self._handle(request, request_id)
+            resp, outcome, scope = await self._handle(request, request_id, served)
         except Exception:
             log.exception("request failed unexpectedly", extra={"request_id": request_id})
             resp = error_response("An internal failure occurred; the request was not completed.",
@@ -76,19 +98,25 @@ class GraphQLEndpoint:
         name = outcome.operation_name if outcome else None
         op_type = (outcome.operation_type if outcome else None) or "none"
         error_types = outcome.error_types if outcome else [resp.headers.get("x-amzn-ErrorType", "")]
-        server.metrics.requests.labels(server.app.name, op_type, str(resp.status_code)).inc()
-        server.metrics.latency.labels(server.app.name).observe(elapsed)
-        extra: dict[str, Any] = {"request_id": request_id, "app": server.app.name, "operation": name,
+        app_name = served.api.app.name
+        server.metrics.requests.labels(app_name, op_type, str(resp.status_code)).inc()
+        server.metrics.latency.labels(app_name).observe(elapsed)
+        errored = resp.status_code >= 500 or bool(outcome and any(
+            "path" in e for e in outcome.body.get("errors") or ()))
+        server.metrics.version_requests.labels(app_name, served.version, "error" if errored else "ok").inc()
+        server.versions.record(served.api_id, served.version, errored)
+        extra: dict[str, Any] = {"request_id": request_id, "app": app_name, "operation": name,
                                  "operation_type": op_type, "status": resp.status_code,
                                  "duration_ms": round(elapsed * 1000, 3), "error_types": error_types}
+        if served is not server.apis.get(served.api_id):
+            extra["version"] = served.version
         if scope is not None and scope.logs:
             extra["resolver_logs"] = scope.logs
         log.info("request", extra=extra)
         return resp
 
-    async def _handle(self, request: Request, request_id: str) -> tuple[Response, Any, RequestScope | None]:
-        server = self.server
-        served = server.served  # this request runs on the version current now, even if another is installed
+    async def _handle(self, request: Request, request_id: str,
+                      served: ServedApi) -> tuple[Response, Any, RequestScope | None]:
         headers = dict(request.headers.items())  # ASGI header names are already lower-case
         limit = int(served.api.limits["maxBodyBytes"])
         try:

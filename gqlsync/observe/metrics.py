@@ -21,6 +21,8 @@ class Metrics:
         self.datasource_latency = Histogram("gqlsync_datasource_seconds", "Data-source call latency",
                                             ["app", "datasource", "type"], buckets=_LATENCY_BUCKETS,
                                             registry=self.registry)
+        self.version_requests = Counter("gqlsync_version_requests", "Requests per API version, ok or with errors",
+                                        ["api", "version", "outcome"], registry=self.registry)
         self.datasource_errors = Counter("gqlsync_datasource_errors", "Data-source calls that failed",
                                          ["app", "datasource", "type", "error_type"], registry=self.registry)
 

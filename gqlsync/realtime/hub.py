@@ -86,6 +86,25 @@ class RealtimeHub:
         sub.group = (sub.version, plan.document_key, plan.response_key,
                      json.dumps(plan.variables, sort_keys=True, default=str) + sub.rights.group_key())
 
+    def retire(self, api_id: str, served: Any) -> int:
+        """`served` is now the API's current version: subscriptions of older versions whose field it still has stay
+        (on the version they started on); those whose field it no longer has get an error and are completed."""
+        sub_type = served.api.schema.subscription_type
+        kept = set(sub_type.fields) if sub_type is not None else set()
+        ended = 0
+        for sub in list(self.registry.of_api(api_id)):
+            if sub.version == served.version or sub.plan.field_name in kept:
+                continue
+            sub.sink.deliver_error(sub.sub_id, "SubscriptionFieldRemoved",
+                                   f"Subscription field {sub.plan.field_name} no longer exists in version "
+                                   f"{served.version} of this API; the subscription has ended.")
+            sub.sink.invalidate(sub.sub_id)
+            ended += 1
+        if ended:
+            log.info("subscriptions ended: their field is gone", extra={"api": api_id, "version": served.version,
+                                                                       "ended": ended})
+        return ended
+
     def invalidate_local(self, api_id: str, field_name: str, payload: Any) -> int:
         """Close this process's subscriptions on `field_name` whose invalidation filter matches `payload`."""
         closed = 0

@@ -120,6 +120,10 @@ class Registry:
             if index is not None:
                 yield index
 
+    def of_api(self, api_id: str) -> Iterator[Subscriber]:
+        return (s for fields in self._apis.get(api_id, {}).values() for index in fields.values()
+                for table in index.shapes.values() for bucket in table.values() for s in bucket)
+
     def on_field(self, api_id: str, field_name: str) -> Iterator[Subscriber]:
         return (s for index in self._indexes(api_id, field_name) for table in index.shapes.values()
                 for bucket in table.values() for s in bucket)

@@ -169,10 +169,7 @@ class GqlsyncServer:
         if self._started:
             await self._start_embedded_search(served)
             if self.settings.create_tables:
-                created = {t.name for t in self._tables()}
-                missing = tuple(t for t in self._tables(served) if t.name not in created)
-                if missing:
-                    await ensure_tables(await self.clients.aws("dynamodb"), missing)
+                await ensure_tables(await self.clients.aws("dynamodb"), self._tables(served))
             await served.api.start()
         if canary_weight is not None:
             if before is None:
@@ -203,6 +200,8 @@ class GqlsyncServer:
                 self._embedded = EmbeddedDynamoDB(self.settings.embedded_dynamodb_dir)
                 endpoint = await asyncio.to_thread(self._embedded.start)
                 self.clients.use_dynamodb_endpoint(endpoint)
+            if self.control is not None:
+                await self.control.load()  # the stored APIs, installed before their backends start below
             await self._start_embedded_search()
             tables = self._tables()
             if self.settings.create_tables and tables:
@@ -213,6 +212,8 @@ class GqlsyncServer:
             await self.hub.start()
             await self._start_streams()
             self._started = True
+            if self.control is not None:
+                await self.control.run()
 
     async def _start_streams(self) -> None:
         s = self.settings
@@ -236,6 +237,8 @@ class GqlsyncServer:
 
     async def stop(self) -> None:
         async with self._lock:
+            if self.control is not None:
+                await self.control.stop()
             await self._stop_streams()
             await self.hub.close()
             for served in self.apis.all():

@@ -118,6 +118,7 @@ class AppWatcher:
     async def reload(self, changed: list[Path]) -> ServedApi | None:
         """Load the app as it is on disk and serve it; returns the version installed, None if it was refused."""
         served = self.server.served
+        app: App | None = None
         try:
             app = await asyncio.to_thread(load_app, self.server.app.manifest)
             new = await self.server.install(app)
@@ -125,6 +126,8 @@ class AppWatcher:
             self.say(f"reload failed: {len(exc.problems)} problem(s); still serving version {served.version}")
             for p in exc.problems:
                 self.say(f"  {p}")
+            if app is not None and app.name != self.server.api_id:
+                self.say("  (a server keeps the API name it started with: restart it to serve the new name)")
             return None
         except Exception as exc:
             log.exception("reloading the app failed")

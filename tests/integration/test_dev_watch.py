@@ -49,7 +49,8 @@ def event_app_with_echo(tmp_path: Path) -> Path:
 
 
 def add_hello(app: Path, payload: str) -> None:
-    """Query.hello from a NONE data source and a template: files written one at a time, each state servable."""
+    """Query.hello from a NONE data source and a template, and a new table: files written one at a time, each
+    state servable."""
     (app / "resolvers/Query.hello.req.vtl").write_text(HELLO_REQ % payload)
     schema = app / "schema.graphql"
     schema.write_text(schema.read_text().replace("type Query {\n", "type Query {\n  hello: String\n"))
@@ -57,7 +58,8 @@ def add_hello(app: Path, payload: str) -> None:
     manifest.write_text(manifest.read_text()
                         .replace("dataSources:\n", "dataSources:\n  Local: {type: NONE}\n")
                         .replace("resolvers:\n", "resolvers:\n  - {type: Query, field: hello, dataSource: Local, "
-                                 "request: resolvers/Query.hello.req.vtl, response: resolvers/item.res.vtl}\n"))
+                                 "request: resolvers/Query.hello.req.vtl, response: resolvers/item.res.vtl}\n")
+                        + "  - {name: notes, partitionKey: {name: id, type: S}}\n")  # tables: is the last key
 
 
 def eventually(check: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
@@ -164,6 +166,7 @@ async def test_dev_watch_serves_edits_refuses_broken_ones_and_keeps_subscription
     await asyncio.to_thread(eventually, lambda: server.query("{ hello }") == {"data": {"hello": "hi"}},
                             "Query.hello served")
     assert "reloaded: version" in server.output()
+    await asyncio.to_thread(eventually, lambda: "created tables: notes" in server.output(), "the new table created")
     await comment_reaches(ws, server, "after the new field")
 
     # (2) a VTL syntax error: reported with file and line; the last good version keeps serving
@@ -215,6 +218,11 @@ async def test_app_watcher_in_process(tmp_path: Path) -> None:
         assert said[-2] == "reload failed: 1 problem(s); still serving version 2", said
         assert said[-1].startswith(f"  {schema.resolve()}:") and "Strin" in said[-1], said
         assert server.api.version == "2" and watcher.reloads == 1
+
+        manifest = app / "gqlsync.yaml"
+        manifest.write_text(manifest.read_text().replace("name: tickets", "name: renamed", 1))
+        await until(lambda: "restart it" in said[-1], said)
+        assert "not 'renamed'" in said[-2] and server.api.version == "2", said
     finally:
         await watcher.stop()
 

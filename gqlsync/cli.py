@@ -110,6 +110,8 @@ def dev(
     tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS/WSS with this certificate (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    watch: Annotated[bool, typer.Option(help="Reload the app when a file in its folder changes (a broken edit is "
+                                             "reported and the last good version keeps serving).")] = False,
 ) -> None:
     """Serve an app for development: embedded DynamoDB and search engine kept on disk, tables created from the
     manifest."""
@@ -126,7 +128,7 @@ def dev(
                               embedded_search_dir=search_data_dir or app_dir / ".gqlsync" / "search",
                               create_tables=True, region=region, dev=True, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
-                              streams_dir=app_dir / ".gqlsync" / "streams")
+                              streams_dir=app_dir / ".gqlsync" / "streams", watch=watch)
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 

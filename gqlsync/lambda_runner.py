@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import inspect
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,12 @@ class LambdaContext:
 
 
 def load_handler(spec: str, root: Path) -> Callable[..., Any]:
-    """`path/to/file.py:function` relative to the app folder -> the callable (ValueError if unusable)."""
+    """`path/to/file.py:function` relative to the app folder -> the callable (ValueError if unusable).
+
+    The file is compiled from its text on disk each time, never from an import cache or `__pycache__` (whose
+    whole-second timestamps can miss an edit), so each app version built runs the handler as it is now. A handler
+    that does not compile or import is a ValueError naming its file and line.
+    """
     file, _, func = spec.partition(":")
     path = (root / file).resolve()
     if not func or not path.is_file():
@@ -41,8 +47,17 @@ def load_handler(spec: str, root: Path) -> Callable[..., Any]:
     module_spec = importlib.util.spec_from_file_location(f"gqlsync_lambda_{abs(hash(path))}", path)
     if module_spec is None or module_spec.loader is None:
         raise ValueError(f"handler {spec!r}: cannot load {path}")
-    module: ModuleType = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    module: ModuleType = importlib.util.module_from_spec(module_spec)  # __file__, __spec__ as an import sets them
+    try:
+        code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        raise ValueError(f"handler {spec!r} does not load: {path}:{exc.lineno}: {exc.msg} (SyntaxError)") from None
+    try:
+        exec(code, module.__dict__)
+    except Exception as exc:  # the module's own import-time error (a missing import, a failing statement)
+        lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == str(path)]
+        where = f"{path}:{lines[-1]}" if lines else str(path)
+        raise ValueError(f"handler {spec!r} does not load: {where}: {type(exc).__name__}: {exc}") from None
     handler = getattr(module, func, None)
     if not callable(handler):
         raise ValueError(f"handler {spec!r}: {path.name} has no function {func!r}")

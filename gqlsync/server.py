@@ -51,6 +51,8 @@ class ServerSettings:
     #: in this folder (`gqlsync dev`); else `gqlsync worker streams` runs them.
     streams_dir: Path | None = None
     streams_poll_seconds: float = 0.1
+    #: Reload the app from its folder when a file there changes (`gqlsync dev --watch`; gqlsync/watch.py).
+    watch: bool = False
 
 
 def build_served(app: App, clients: ClientProvider, metrics: Metrics, publisher: RealtimeHub, *,

@@ -60,9 +60,17 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await server.start()
+        watcher = None
         try:
+            if server.settings.watch:
+                from gqlsync.watch import AppWatcher
+
+                watcher = AppWatcher(server)
+                await watcher.start()
             yield
         finally:
+            if watcher is not None:
+                await watcher.stop()
             await server.stop()
 
     app = Starlette(

@@ -134,7 +134,24 @@ def dev(
 
 @cli.command()
 def serve(
-    app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")],
+    app_dir: Annotated[Path | None, typer.Argument(
+        help="The app folder (with gqlsync.yaml). Without it the server is managed: APIs come with `gqlsync "
+             "deploy`.")] = None,
+    managed: Annotated[bool, typer.Option(
+        help="Host many APIs and take deploys at /admin/graphql (implied without APP_DIR; with it, APP_DIR is "
+             "deployed as its API's first version if the store has no such API).")] = False,
+    state_dir: Annotated[Path | None, typer.Option(
+        help="A managed server's state: its control store (SQLite), versions, admin token (default: "
+             "~/.gqlsync/server).", envvar="GQLSYNC_STATE_DIR")] = None,
+    control_table: Annotated[str | None, typer.Option(
+        help="Keep APIs and versions in this DynamoDB table (created if missing), shared by several servers.",
+        envvar="GQLSYNC_CONTROL_TABLE")] = None,
+    admin_token: Annotated[str | None, typer.Option(
+        help="The admin API's token (default: GQLSYNC_ADMIN_TOKEN, else one generated into the state folder).",
+        envvar="GQLSYNC_ADMIN_TOKEN")] = None,
+    default_api: Annotated[str | None, typer.Option(
+        help="The API /graphql serves on a managed server (default: the first one created).")] = None,
+    poll_seconds: Annotated[float, typer.Option(help="How often a managed server reads the control store.")] = 1.0,
     host: Annotated[str, typer.Option(help="Interface to listen on.", envvar="GQLSYNC_HOST")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.", envvar="GQLSYNC_PORT")] = 4000,
     dynamodb_endpoint: Annotated[str | None, typer.Option(help="DynamoDB endpoint override.",
@@ -164,10 +181,64 @@ def serve(
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, search_endpoint=search_endpoint,
                               create_tables=create_tables, region=region, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
-                              streams_dir=app_dir / ".gqlsync" / "streams" if streams else None,
+                              streams_dir=app_dir / ".gqlsync" / "streams" if streams and app_dir else None,
                               streams_poll_seconds=0.25)
-    _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
+    if app_dir is not None and not managed:
+        _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
+        return
+    from gqlsync.control.tokens import default_state_dir
 
+    state = state_dir or default_state_dir()
+    _run_managed(state, host, port, settings, log_level, _tls(state, tls, tls_cert, tls_key), bootstrap=app_dir,
+                 control_table=control_table, admin_token=admin_token, default_api=default_api,
+                 poll_seconds=poll_seconds)
+
+
+def _run_managed(state_dir: Path, host: str, port: int, settings: object, log_level: str, tls: dict[str, str],
+                 *, bootstrap: Path | None, control_table: str | None, admin_token: str | None,
+                 default_api: str | None, poll_seconds: float) -> None:
+    import uvicorn
+
+    from gqlsync.control.plane import attach
+    from gqlsync.control.tokens import register
+    from gqlsync.http import GqlsyncServer, ServerSettings, create_app
+    from gqlsync.observe import configure_logging
+
+    assert isinstance(settings, ServerSettings)
+    configure_logging(log_level)
+    server = GqlsyncServer(None, settings)
+    plane = attach(server, state_dir=state_dir, control_table=control_table, admin_token=admin_token,
+                   poll_seconds=poll_seconds, default_api=default_api, redis_url=settings.redis_url,
+                   bootstrap=bootstrap, region=settings.region or "us-east-1")
+    app = create_app(server)
+    scheme = "https" if tls else "http"
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"{scheme}://{shown}:{port}"
+    if plane.token_file is not None:
+        register(url, plane.token_file)
+    err.print(f"[bold green]gqlsync[/] managed server on {url}: APIs at {url}/v1/apis/<id>/graphql, the default "
+              f"at {url}/graphql; deploy with `gqlsync deploy APP_DIR --server {url} --api NAME`", highlight=False)
+    err.print(f"  control store: {('DynamoDB table ' + control_table) if control_table else state_dir / 'control.db'}",
+              highlight=False)
+    if plane.token_file is not None:
+        err.print(f"  admin token: {plane.admin_token} (in {plane.token_file}; the CLI on this machine finds it)",
+                  markup=False, highlight=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+                    ssl_certfile=tls.get("ssl_certfile"), ssl_keyfile=tls.get("ssl_keyfile"),
+                    ws_per_message_deflate=False)
+    except AppError as exc:
+        _report(exc)
+        raise typer.Exit(2) from None
+
+
+def _deploy_commands() -> None:
+    from gqlsync.control.commands import register
+
+    register(cli)
+
+
+_deploy_commands()
 
 worker = typer.Typer(no_args_is_help=True, help="Background workers that run beside the servers.")
 cli.add_typer(worker, name="worker")

@@ -241,16 +241,19 @@ def authorized(headers: list[tuple[bytes, bytes]], token: str) -> bool:
     return False
 
 
-def admin_endpoint(plane: ControlPlane) -> ASGIApp:
-    """The ASGI app for /admin/graphql: the token checked first, then strawberry."""
-    inner = _Admin(plane)
+class AdminEndpoint:
+    """The ASGI app for /admin/graphql: the token checked first, then strawberry (a class, so Starlette routes it
+    as an ASGI app)."""
 
-    async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
-                  send: Callable[[Any], Awaitable[None]]) -> None:
-        if scope["type"] != "http" or not plane.admin_token or not authorized(scope.get("headers", []),
-                                                                               plane.admin_token):
-            if scope["type"] != "http":
-                return
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+        self.inner = _Admin(plane)
+
+    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
+                       send: Callable[[Any], Awaitable[None]]) -> None:
+        if scope["type"] != "http":
+            return
+        if not self.plane.admin_token or not authorized(scope.get("headers", []), self.plane.admin_token):
             body = json.dumps({"errors": [{"errorType": "UnauthorizedException", "message":
                                            "The admin API needs the admin token: Authorization: Bearer <token> "
                                            "(GQLSYNC_ADMIN_TOKEN)."}]}).encode()
@@ -259,6 +262,8 @@ def admin_endpoint(plane: ControlPlane) -> ASGIApp:
                 (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
-        await inner(scope, receive, send)
+        await self.inner(scope, receive, send)
 
-    return app
+
+def admin_endpoint(plane: ControlPlane) -> ASGIApp:
+    return AdminEndpoint(plane)

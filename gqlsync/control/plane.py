@@ -68,10 +68,10 @@ class DeployError(Exception):
 
 
 def schema_diff(old: GraphQLSchema | None, new: GraphQLSchema, old_sdl: str, new_sdl: str) -> SchemaDiff:
+    if old is None:
+        return SchemaDiff()  # the first version: nothing to compare with
     text = "".join(difflib.unified_diff(old_sdl.splitlines(keepends=True), new_sdl.splitlines(keepends=True),
                                         "serving", "new", n=2))
-    if old is None:
-        return SchemaDiff(text=text)
     return SchemaDiff(tuple(Change(c.type.name, c.description) for c in find_breaking_changes(old, new)),
                       tuple(Change(c.type.name, c.description) for c in find_dangerous_changes(old, new)), text)
 

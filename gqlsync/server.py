@@ -167,7 +167,9 @@ class GqlsyncServer:
         if version is None:
             last = before.version if before is not None else "0"
             version = str(int(last) + 1) if last.isdigit() else f"{last}+1"
-        served = build_served(app, self.clients, self.metrics, self.hub, version=version, api_id=api_id)
+        # built off the event loop (compiling a large app takes a while): requests keep being served meanwhile
+        served = await asyncio.to_thread(build_served, app, self.clients, self.metrics, self.hub, version=version,
+                                         api_id=api_id)
         if self._started:
             await self._start_embedded_search(served)
             if self.settings.create_tables:

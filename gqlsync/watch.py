@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from watchfiles import Change, DefaultFilter, awatch
 
 from gqlsync.app import App, AppError, load_app
-from gqlsync.datasources.dynamodb.tables import ensure_tables
 
 if TYPE_CHECKING:
     from gqlsync.apis import ServedApi
@@ -138,24 +137,17 @@ class AppWatcher:
         shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
         self.say(f"reloaded: version {new.version} ({len(names)} file{'s' if len(names) != 1 else ''} changed: "
                  f"{shown})")
-        await self._create_tables(app, served, new)
+        added = _added_tables(served, new)
+        if added and self.server.settings.create_tables:
+            self.say(f"  created tables: {', '.join(added)}")  # install() made them before the swap
         return new
 
-    async def _create_tables(self, app: App, previous: ServedApi, new: ServedApi) -> None:
-        """`gqlsync dev` creates the tables the app names: also those a reload adds."""
-        if not self.server.settings.create_tables:
-            return
-        known = {t.name for t in previous.api.app.tables} | {
-            t.name for ds in previous.api.data_sources.values() for t in ds.tables}
-        wanted = {t.name: t for t in (*app.tables, *(t for ds in new.api.data_sources.values() for t in ds.tables))}
-        added = tuple(t for name, t in wanted.items() if name not in known)
-        if not added:
-            return
-        try:
-            created = await ensure_tables(await self.server.clients.aws("dynamodb"), added)
-        except Exception as exc:
-            log.exception("creating tables failed")
-            self.say(f"  creating tables {', '.join(t.name for t in added)} failed: {exc}")
-            return
-        if created:
-            self.say(f"  created tables: {', '.join(created)}")
+
+def _added_tables(previous: ServedApi, new: ServedApi) -> list[str]:
+    """Tables the new version names that the previous one did not (`gqlsync dev` creates them)."""
+    def names(served: ServedApi) -> list[str]:
+        return [*(t.name for t in served.api.app.tables),
+                *(t.name for ds in served.api.data_sources.values() for t in ds.tables)]
+
+    known = set(names(previous))
+    return sorted({n for n in names(new) if n not in known})

@@ -76,6 +76,14 @@ class CanaryStatus:
 
 
 @strawberry.type
+class ApiKeyInfo:
+    id: str
+    description: str
+    expires: float | None
+    created_at: float
+
+
+@strawberry.type
 class Api:
     id: str
     name: str
@@ -89,6 +97,8 @@ class Api:
     #: the version this node serves (it follows the store within a poll)
     serving_here: str | None
     versions: list[Version]
+    #: keys made through the admin API (each version also takes those its manifest lists)
+    api_keys: list[ApiKeyInfo]
 
 
 def _canary(plane: ControlPlane, api_id: str, c: Canary | None) -> CanaryStatus | None:
@@ -108,7 +118,9 @@ async def _api(plane: ControlPlane, record: ApiRecord, routing: Routing | None =
                realtime_endpoint=base + "/realtime", current_version=routing.current,
                canary=_canary(plane, record.id, routing.canary), status=routing.status, revision=routing.revision,
                serving_here=served.version if served else None,
-               versions=[Version.of(v) for v in await plane.store.versions(record.id)])
+               versions=[Version.of(v) for v in await plane.store.versions(record.id)],
+               api_keys=[ApiKeyInfo(id=k.id, description=k.description, expires=k.expires, created_at=k.created_at)
+                         for k in routing.api_keys])
 
 
 @strawberry.type
@@ -198,6 +210,25 @@ class Mutation:
         except DeployError as exc:
             raise ValueError(str(exc)) from None
         return await _api(plane, await plane.api(api), routing)
+
+    @strawberry.mutation(description="A new API key for every version of the API (expiresDays null: never).")
+    async def create_api_key(self, info: Info[Any, Any], api: str, description: str = "",
+                             expires_days: float | None = 365.0) -> ApiKeyInfo:
+        if expires_days is not None and expires_days <= 0:
+            raise ValueError("expiresDays must be positive (or null: never)")
+        try:
+            key = await _plane(info).create_api_key(api, description, expires_days)
+        except DeployError as exc:
+            raise ValueError(str(exc)) from None
+        return ApiKeyInfo(id=key.id, description=key.description, expires=key.expires, created_at=key.created_at)
+
+    @strawberry.mutation
+    async def delete_api_key(self, info: Info[Any, Any], api: str, id: str) -> bool:
+        try:
+            await _plane(info).delete_api_key(api, id)
+        except DeployError as exc:
+            raise ValueError(str(exc)) from None
+        return True
 
     @strawberry.mutation
     async def promote(self, info: Info[Any, Any], api: str) -> Api:

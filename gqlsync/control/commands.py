@@ -259,6 +259,48 @@ def diff(base: Annotated[int, typer.Argument(help="A version number.")],
     _print_diff(data)
 
 
+api_key = typer.Typer(no_args_is_help=True, help="API keys every version of an API accepts.")
+
+
+@api_key.command("create")
+def api_key_create(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None,
+                   description: Annotated[str, typer.Option(help="What the key is for.")] = "",
+                   expires_days: Annotated[float, typer.Option(help="Days until it expires (0: never).")] = 365.0
+                   ) -> None:
+    """Make a new API key (printed once on stdout)."""
+    client = _client(server, admin_token)
+    key = _call(client, "mutation($a: String!, $d: String!, $e: Float) { createApiKey(api: $a, description: $d, "
+                        "expiresDays: $e) { id expires } }",
+                {"a": api, "d": description, "e": expires_days or None})["createApiKey"]
+    out.print(key["id"], highlight=False)
+    when = (datetime.fromtimestamp(key["expires"], UTC).strftime("%Y-%m-%d") if key["expires"] else "never")
+    err.print(f"API key for {escape(api)}, expires {when}", highlight=False)
+
+
+@api_key.command("list")
+def api_key_list(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None) -> None:
+    """The API keys made through the admin API."""
+    client = _client(server, admin_token)
+    info = _call(client, "query($a: String!) { api(name: $a) { apiKeys { id description expires } } }",
+                 {"a": api})["api"]
+    if info is None:
+        err.print(f"[red]no API named {escape(api)}[/]")
+        raise typer.Exit(1)
+    for k in info["apiKeys"]:
+        when = datetime.fromtimestamp(k["expires"], UTC).strftime("%Y-%m-%d") if k["expires"] else "never"
+        out.print(f"{k['id']}  expires {when}  {k['description']}", highlight=False)
+
+
+@api_key.command("delete")
+def api_key_delete(key: Annotated[str, typer.Argument(help="The key.")], api: _API, server: _SERVER = DEFAULT_SERVER,
+                   admin_token: _TOKEN = None) -> None:
+    """Delete an API key: every node refuses it within a poll."""
+    client = _client(server, admin_token)
+    _call(client, "mutation($a: String!, $k: String!) { deleteApiKey(api: $a, id: $k) }", {"a": api, "k": key})
+    err.print(f"deleted {escape(key)}", highlight=False)
+
+
 def register(cli: typer.Typer) -> None:
     for fn in (deploy, versions, rollback, promote, diff):
         cli.command()(fn)
+    cli.add_typer(api_key, name="api-key")

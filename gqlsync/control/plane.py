@@ -16,15 +16,25 @@ import difflib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from graphql import GraphQLSchema, find_breaking_changes, find_dangerous_changes
 
 from gqlsync.app import AppError, Problem, load_app
-from gqlsync.app.model import App
+from gqlsync.app.model import ApiKey, App
 from gqlsync.control.bundle import Bundle
-from gqlsync.control.store import ApiRecord, Canary, ControlStore, Routing, StoreConflictError, VersionRecord
+from gqlsync.control.store import (
+    ApiRecord,
+    Canary,
+    ControlStore,
+    Routing,
+    StoreConflictError,
+    StoredApiKey,
+    VersionRecord,
+    new_api_id,
+)
 
 log = logging.getLogger("gqlsync.control")
 
@@ -94,6 +104,7 @@ class ControlPlane:
         self.poll_seconds = poll_seconds
         self.default_api = default_api
         self._applied: dict[str, int] = {}
+        self._keys: dict[str, tuple[StoredApiKey, ...]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -200,14 +211,23 @@ class ControlPlane:
     def _folder(self, api_id: str, number: int) -> Path:
         return self.state_dir / "apis" / api_id / f"v{number}"
 
-    async def _app(self, record: ApiRecord, number: int) -> App:
+    async def _app(self, record: ApiRecord, number: int, routing: Routing | None = None) -> App:
+        """Version `number` as this node serves it: its files written out once, loaded, named for the API, with
+        the API keys made through the admin API beside its manifest's."""
         folder = self._folder(record.id, number)
         if not (folder / ".complete").exists():
             bundle = await self.store.bundle(record.id, number)
             await asyncio.to_thread(bundle.write, folder)
             (folder / ".complete").write_text(bundle.checksum)
         app = await asyncio.to_thread(load_app, folder)
-        return dataclasses.replace(app, name=record.name)
+        app = dataclasses.replace(app, name=record.name)
+        if routing is not None and routing.api_keys:
+            extra = tuple(ApiKey(k.id, datetime.fromtimestamp(k.expires, UTC) if k.expires else None,
+                                 k.description) for k in routing.api_keys)
+            known = {k.id for k in app.auth.api_keys}
+            app = dataclasses.replace(app, auth=dataclasses.replace(
+                app.auth, api_keys=(*app.auth.api_keys, *(k for k in extra if k.id not in known))))
+        return app
 
     async def _apply(self, api_id: str, routing: Routing) -> None:
         async with self._lock:
@@ -217,17 +237,18 @@ class ControlPlane:
             if record is None or routing.current is None:
                 return
             server = self.server
+            keys_changed = self._keys.get(api_id) != routing.api_keys
             try:
                 served = server.apis.get(api_id)
-                if served is None or served.version != str(routing.current):
-                    await server.install(await self._app(record, routing.current), api_id=api_id,
+                if served is None or served.version != str(routing.current) or keys_changed:
+                    await server.install(await self._app(record, routing.current, routing), api_id=api_id,
                                          version=str(routing.current))
                 canary = routing.canary
                 live = server.apis.canary(api_id)
                 if canary is None:
                     server.end_canary(api_id)
-                elif live is None or live[0].version != str(canary.version):
-                    await server.install(await self._app(record, canary.version), api_id=api_id,
+                elif live is None or live[0].version != str(canary.version) or keys_changed:
+                    await server.install(await self._app(record, canary.version, routing), api_id=api_id,
                                          version=str(canary.version), canary_weight=canary.weight)
                 elif live[1] != canary.weight:
                     server.apis.set_canary(api_id, live[0], canary.weight)
@@ -236,6 +257,7 @@ class ControlPlane:
                           extra={"api": record.name, "revision": routing.revision,
                                  "problems": [str(p) for p in exc.problems]})
             self._applied[api_id] = routing.revision
+            self._keys[api_id] = routing.api_keys
             log.info("serving", extra={"api": record.name, "version": routing.current,
                                        "canary": dataclasses.asdict(routing.canary) if routing.canary else None,
                                        "revision": routing.revision})
@@ -345,6 +367,26 @@ class ControlPlane:
             return r.next(current=target, canary=None, status=f"rolled back to {target}")
 
         return await self._move(record, change)
+
+    async def create_api_key(self, name: str, description: str = "", expires_days: float | None = 365.0
+                             ) -> StoredApiKey:
+        """A new API key every version of the API accepts (AppSync's default expiry: 7 days; here a year unless
+        given; None: never)."""
+        record = await self.api(name)
+        key = StoredApiKey("da2-" + new_api_id(), description,
+                           time.time() + expires_days * 86400 if expires_days is not None else None, time.time())
+        await self._move(record, lambda r: r.next(api_keys=(*r.api_keys, key), status=r.status))
+        return key
+
+    async def delete_api_key(self, name: str, key_id: str) -> None:
+        record = await self.api(name)
+
+        def change(r: Routing) -> Routing:
+            if not any(k.id == key_id for k in r.api_keys):
+                raise DeployError(f"API {name} has no API key {key_id} made through the admin API")
+            return r.next(api_keys=tuple(k for k in r.api_keys if k.id != key_id), status=r.status)
+
+        await self._move(record, change)
 
     async def promote(self, name: str) -> Routing:
         record = await self.api(name)

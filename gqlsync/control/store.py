@@ -67,13 +67,25 @@ class Canary:
 
 
 @dataclass(frozen=True)
+class StoredApiKey:
+    """An API key made through the admin API (beside those a version's manifest lists); every version takes it."""
+
+    id: str
+    description: str = ""
+    #: epoch seconds; None: never
+    expires: float | None = None
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
 class Routing:
-    """What an API serves now; `revision` moves with every change."""
+    """What an API serves now, and its API keys; `revision` moves with every change."""
 
     api_id: str
     revision: int = 0
     current: int | None = None
     canary: Canary | None = None
+    api_keys: tuple[StoredApiKey, ...] = ()
     #: the last event, for `versions` and the admin API ("deployed 3", "rolled back to 2: ...")
     status: str = ""
     updated_at: float = field(default_factory=time.time)
@@ -84,7 +96,8 @@ class Routing:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Routing:
         canary = data.get("canary")
-        return cls(**{**data, "canary": Canary(**canary) if canary else None})
+        keys = tuple(StoredApiKey(**k) for k in data.get("api_keys") or ())
+        return cls(**{**data, "canary": Canary(**canary) if canary else None, "api_keys": keys})
 
     def next(self, **changes: Any) -> Routing:
         return replace(self, revision=self.revision + 1, updated_at=time.time(), **changes)

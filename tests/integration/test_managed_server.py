@@ -295,3 +295,26 @@ def test_two_servers_on_one_dynamodb_control_table(tmp_path: Path, dynamodb_endp
     finally:
         a.stop()
         b.stop()
+
+
+async def test_api_keys_made_through_the_admin_api(tmp_path: Path, dynamodb_endpoint: str) -> None:
+    server = GqlsyncServer(None, ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True))
+    attach(server, state_dir=tmp_path / "state", admin_token=TOKEN)
+    async with live_server(server) as base, httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await deploy(http, event_app(tmp_path / "v1", f"k{uuid.uuid4().hex[:6]}_"))
+        made = (await admin(http, 'mutation { createApiKey(api: "events", description: "mobile") { id expires } }'))
+        key = made["createApiKey"]["id"]
+        assert key.startswith("da2-") and made["createApiKey"]["expires"] > time.time() + 300 * 86400
+
+        async def status_with(k: str) -> int:
+            r = await http.post("/graphql", json={"query": "{ listEvents(limit: 1) { nextToken } }"},
+                                headers={"x-api-key": k})
+            return r.status_code
+
+        assert await status_with(key) == 200 and await status_with(KEY) == 200  # beside the manifest's own key
+        listed = await admin(http, '{ api(name: "events") { apiKeys { id description } } }')
+        assert listed["api"]["apiKeys"] == [{"id": key, "description": "mobile"}]
+        await deploy(http, with_field(event_app(tmp_path / "v2", "k2_"), "venue"))
+        assert await status_with(key) == 200  # a new version takes the key too
+        await admin(http, f'mutation {{ deleteApiKey(api: "events", id: "{key}") }}')
+        assert await status_with(key) == 401 and await status_with(KEY) == 200

@@ -152,6 +152,9 @@ def serve(
     default_api: Annotated[str | None, typer.Option(
         help="The API /graphql serves on a managed server (default: the first one created).")] = None,
     poll_seconds: Annotated[float, typer.Option(help="How often a managed server reads the control store.")] = 1.0,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Use the embedded DynamoDB with its data kept in this folder (as `gqlsync dev` does; needs the dev "
+             "extra) instead of AWS or --dynamodb-endpoint.")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.", envvar="GQLSYNC_HOST")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to listen on.", envvar="GQLSYNC_PORT")] = 4000,
     dynamodb_endpoint: Annotated[str | None, typer.Option(help="DynamoDB endpoint override.",
@@ -178,7 +181,17 @@ def serve(
     from gqlsync.http import ServerSettings
     from gqlsync.realtime.connection import RealtimeLimits
 
+    if data_dir is not None and (dynamodb_endpoint or importlib.util.find_spec("moto") is None):
+        err.print("--data-dir (the embedded DynamoDB) needs moto from the dev extra (pip install 'gqlsync[dev]'), "
+                  "and no --dynamodb-endpoint", style="red", markup=False)
+        raise typer.Exit(2)
+    if data_dir is not None and control_table:
+        err.print("--control-table shares APIs between servers; the embedded DynamoDB (--data-dir) lives in one: "
+                  "leave --control-table out (the control store is then a SQLite file in --state-dir)",
+                  style="red", markup=False)
+        raise typer.Exit(2)
     settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, search_endpoint=search_endpoint,
+                              embedded_dynamodb_dir=data_dir,
                               create_tables=create_tables, region=region, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
                               streams_dir=app_dir / ".gqlsync" / "streams" if streams and app_dir else None,

@@ -53,7 +53,7 @@ class GraphQLEndpoint:
         if "text/html" in request.headers.get("accept", ""):
             key = self.server.app.auth.api_keys[0].id if self.server.settings.dev and \
                 self.server.app.auth.api_keys else ""
-            return explorer_page(self.server.app.name, str(request.url), key)
+            return explorer_page(self.server.app.name, str(request.url), key, request.scope.get("root_path", ""))
         return error_response("Use POST with a JSON body {query, variables, operationName}.",
                               "MethodNotAllowedException", 405, str(uuid.uuid4()), {"Allow": "GET, POST"})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -12,17 +13,21 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
+from playwright.async_api import async_playwright
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from gqlsync.app import load_app
-from gqlsync.http import GqlsyncServer, ServerSettings
+from gqlsync.http import GqlsyncServer, ServerSettings, create_app
 from tests.helpers import EVENT_APP, EVENT_KEY, unique_prefix, with_table_prefix
 from tests.live import live_server
+from tests.services import free_port
 
 pytestmark = pytest.mark.integration
 
-playwright_api = pytest.importorskip("playwright.async_api", reason="pip install -e '.[test]' installs playwright")
-
-#: Debian's `chromium` (tests/run.sh installs it); GQLSYNC_CHROMIUM points at another build.
+#: Debian's `chromium` (tests/run.sh installs it) driven by playwright's pip driver (its own browser download
+#: is not needed); GQLSYNC_CHROMIUM points at another build.
 CHROMIUM = os.environ.get("GQLSYNC_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 QUERY_EDITOR = ".graphiql-query-editor .CodeMirror"
@@ -35,7 +40,7 @@ class Explorer:
 
     def __init__(self, page: Any, base: str, server: GqlsyncServer) -> None:
         self.page = page
-        self.base = base
+        self.base = base  # where gqlsync's app is: http://127.0.0.1:<port>[/prefix]
         self.server = server
         self.urls: list[str] = []
         page.on("request", lambda request: self.urls.append(request.url))
@@ -56,18 +61,42 @@ class Explorer:
 
     def foreign(self) -> list[str]:
         """The requests that did not go to the test's server on 127.0.0.1."""
-        local = urlsplit(self.base).netloc
+        local = urlsplit(self.base).netloc  # 127.0.0.1:<port>
         return [u for u in self.urls if urlsplit(u).scheme not in ("data", "blob", "about")
                 and urlsplit(u).netloc != local]
 
 
-@pytest.fixture
-async def explorer(dynamodb_endpoint: str) -> AsyncIterator[Explorer]:
+@contextlib.asynccontextmanager
+async def served(server: GqlsyncServer, prefix: str) -> AsyncIterator[str]:
+    """`server` on 127.0.0.1, its app at the root or mounted under `prefix` (as behind /v1/apis/<id>/graphql)."""
+    if not prefix:
+        async with live_server(server) as base:
+            yield base
+        return
+    port = free_port()
+    host = Starlette(routes=[Mount(prefix, app=create_app(server))])  # its lifespan does not reach gqlsync's
+    uv = uvicorn.Server(uvicorn.Config(host, host="127.0.0.1", port=port, log_level="warning",
+                                       ws_ping_interval=None, ws_per_message_deflate=False))
+    task = asyncio.ensure_future(uv.serve())
+    try:
+        while not uv.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+        yield f"http://127.0.0.1:{port}{prefix}"
+    finally:
+        uv.should_exit = True
+        await task
+        await server.stop()
+
+
+@pytest.fixture(params=["", "/v1/apis/event-app"], ids=["root", "prefixed"])
+async def explorer(request: pytest.FixtureRequest, dynamodb_endpoint: str) -> AsyncIterator[Explorer]:
     if CHROMIUM is None:
         pytest.fail("no chromium: tests/run.sh installs Debian's (apt-get install chromium)")
     app = with_table_prefix(load_app(EVENT_APP), unique_prefix())
     server = GqlsyncServer(app, ServerSettings(dev=True, dynamodb_endpoint=dynamodb_endpoint, create_tables=True))
-    async with live_server(server) as base, playwright_api.async_playwright() as pw:
+    async with served(server, request.param) as base, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         try:
@@ -128,5 +157,6 @@ async def test_graphiql_runs_queries_docs_and_subscriptions_offline(explorer: Ex
                                 f'createdAt: "2024-01-01T00:00:00Z") {{ eventId content }} }}')
     pushed = await explorer.response_with("from the test")
     assert pushed == {"data": {"subscribeToEventComments": {"eventId": event_id, "content": "from the test"}}}
-    assert any(u.endswith("/graphql/realtime") and u.startswith("ws://127.0.0.1") for u in explorer.urls)
-    assert any("/_gqlsync/static/graphiql.min.js" in u for u in explorer.urls)
+    ws_base = explorer.base.replace("http://", "ws://")
+    assert [u for u in explorer.urls if u.startswith("ws")] == [ws_base + "/graphql/realtime"]
+    assert any(u.startswith(explorer.base + "/_gqlsync/static/graphiql.min.js?v=") for u in explorer.urls)

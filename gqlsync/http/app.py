@@ -15,6 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from gqlsync.app import App
+from gqlsync.http.explorer import STATIC_PATH, explorer_static
 from gqlsync.http.graphql import GraphQLEndpoint
 from gqlsync.http.responses import json_response
 from gqlsync.realtime.endpoint import serve_realtime
@@ -80,6 +81,7 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
             Route("/v1/apis/{api}/graphql", endpoint.handle, methods=["GET", "POST"]),
             WebSocketRoute("/v1/apis/{api}/graphql/realtime", realtime),
             *admin_routes(server),
+            Route(STATIC_PATH + "/{name}", explorer_static, methods=["GET"]),  # the explorer's scripts and styles
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],

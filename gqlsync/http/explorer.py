@@ -1,67 +1,77 @@
-"""The in-browser explorer on GET /graphql: GraphiQL when its CDN is reachable, a built-in one otherwise."""
+"""The in-browser explorer on GET /graphql: GraphiQL served from files shipped in the package (works offline)."""
 
 from __future__ import annotations
 
+import functools
+import gzip
+import hashlib
 import html
 import json
+import re
+from pathlib import Path
 
-from starlette.responses import HTMLResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>gqlsync · __TITLE__</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- body{margin:0;font:14px system-ui,sans-serif;height:100vh;display:flex;flex-direction:column}
- header{padding:6px 12px;background:#232f3e;color:#fff;display:flex;gap:12px;align-items:center}
- header input{flex:1;max-width:380px;font:inherit;padding:3px}
- #graphiql{flex:1;min-height:0}
- #basic{display:none;flex:1;min-height:0;gap:8px;padding:8px}
- #basic textarea,#basic pre{flex:1;font:13px ui-monospace,monospace;margin:0;border:1px solid #ccc;padding:6px;
-   overflow:auto;white-space:pre-wrap}
- #basic .col{display:flex;flex-direction:column;flex:1;gap:6px}
-</style>
-<link rel="stylesheet" href="https://unpkg.com/graphiql@3/graphiql.min.css" crossorigin>
-</head><body>
-<header><b>gqlsync</b><span>__TITLE__</span><label>x-api-key <input id="apikey" value="__KEY__"></label></header>
-<div id="graphiql"></div>
-<div id="basic"><div class="col">
-<textarea id="q">query {\n  __typename\n}</textarea>
-<textarea id="v" placeholder="variables (JSON)">{}</textarea><button id="run">Run ▶</button></div>
-<pre id="out"></pre></div>
-<script>
-const endpoint = __ENDPOINT__;
-async function fetcher(params) {
-  const r = await fetch(endpoint, {method: "POST", headers: {"content-type": "application/json",
-    "x-api-key": document.getElementById("apikey").value}, body: JSON.stringify(params)});
-  return r.json();
-}
-function basic() {
-  document.getElementById("graphiql").style.display = "none";
-  document.getElementById("basic").style.display = "flex";
-  document.getElementById("run").onclick = async () => {
-    let variables = {};
-    try { variables = JSON.parse(document.getElementById("v").value || "{}"); }
-    catch (e) { document.getElementById("out").textContent = "variables: " + e; return; }
-    const res = await fetcher({query: document.getElementById("q").value, variables});
-    document.getElementById("out").textContent = JSON.stringify(res, null, 2);
-  };
-}
-function load(src) { return new Promise((ok, fail) => { const s = document.createElement("script");
-  s.src = src; s.crossOrigin = "anonymous"; s.onload = ok; s.onerror = fail; document.head.appendChild(s); }); }
-(async () => {
-  try {
-    await load("https://unpkg.com/react@18/umd/react.production.min.js");
-    await load("https://unpkg.com/react-dom@18/umd/react-dom.production.min.js");
-    await load("https://unpkg.com/graphiql@3/graphiql.min.js");
-    ReactDOM.createRoot(document.getElementById("graphiql")).render(
-      React.createElement(GraphiQL, {fetcher}));
-  } catch (e) { basic(); }
-})();
-</script></body></html>"""
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PATH = "/_gqlsync/static"  # the route serving STATIC_DIR's browser files: STATIC_PATH + "/{name}"
+
+_CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_IMMUTABLE = "public, max-age=31536000, immutable"  # the page's links carry each file's digest (?v=...)
+
+_PAGE = (STATIC_DIR / "explorer.html").read_text(encoding="utf-8")  # the page's template
+_PLACEHOLDER = re.compile(r"__(STATIC|HEADERS|TITLE_JSON|TITLE|V_[\w.-]+?)__")
 
 
-def explorer_page(title: str, endpoint: str, api_key: str) -> HTMLResponse:
-    page = (_PAGE.replace("__TITLE__", html.escape(title))
-            .replace("__KEY__", html.escape(api_key, quote=True))
-            .replace("__ENDPOINT__", json.dumps(endpoint).replace("<", "\\u003c")))
-    return HTMLResponse(page)
+def _js(value: object) -> str:
+    """A JSON literal safe inside a <script> element."""
+    return (json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+@functools.cache
+def _assets() -> dict[str, tuple[bytes, str]]:
+    """The servable files (name -> contents, digest): the vendored .js and .css only, read once."""
+    out: dict[str, tuple[bytes, str]] = {}
+    for path in sorted(STATIC_DIR.iterdir()):
+        if path.is_file() and path.suffix in _CONTENT_TYPES:
+            body = path.read_bytes()
+            out[path.name] = (body, hashlib.sha256(body).hexdigest()[:16])
+    return out
+
+
+@functools.cache
+def _gzipped(name: str) -> bytes:
+    return gzip.compress(_assets()[name][0], compresslevel=9, mtime=0)
+
+
+def explorer_page(title: str, endpoint: str, api_key: str, root_path: str = "") -> HTMLResponse:
+    """GraphiQL for the API at `endpoint`, its headers editor pre-filled with `api_key` (when given).
+
+    The page posts to (and subscribes under) its own URL, so it needs no `endpoint` (the URL it was requested
+    at; kept for callers) and works behind a proxy or a path prefix. `root_path` is the ASGI root path
+    gqlsync's app is mounted at: the prefix of STATIC_PATH, which the page's scripts load from.
+    """
+    values = {"STATIC": html.escape(root_path.rstrip("/") + STATIC_PATH, quote=True),
+              "HEADERS": _js(json.dumps({"x-api-key": api_key} if api_key else {}, indent=2)),
+              "TITLE": html.escape(title), "TITLE_JSON": _js(title)}
+    values.update({f"V_{name}": digest for name, (_, digest) in _assets().items()})
+    page = _PLACEHOLDER.sub(lambda m: values[m.group(1)], _PAGE)  # one pass: values are never re-read
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+async def explorer_static(request: Request) -> Response:
+    """GET STATIC_PATH/{name}: one of the vendored files, gzipped when the client accepts it."""
+    name = request.path_params.get("name", "")
+    asset = _assets().get(name)  # a fixed set of plain names: no path ever reaches the file system
+    if asset is None:
+        return Response("Not Found", status_code=404, media_type="text/plain")
+    body, digest = asset
+    etag = f'"{digest}"'
+    headers = {"Cache-Control": _IMMUTABLE, "ETag": etag, "Vary": "Accept-Encoding",
+               "X-Content-Type-Options": "nosniff"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = _gzipped(name)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=_CONTENT_TYPES[Path(name).suffix], headers=headers)

@@ -77,7 +77,7 @@ class GraphQLEndpoint:
         if "text/html" in request.headers.get("accept", ""):
             app = served.api.app
             key = app.auth.api_keys[0].id if self.server.settings.dev and app.auth.api_keys else ""
-            return explorer_page(app.name, str(request.url), key)
+            return explorer_page(app.name, str(request.url), key, request.scope.get("root_path", ""))
         return error_response("Use POST with a JSON body {query, variables, operationName}.",
                               "MethodNotAllowedException", 405, str(uuid.uuid4()), {"Allow": "GET, POST"})
 

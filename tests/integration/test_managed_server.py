@@ -57,7 +57,7 @@ def with_field(folder: Path, field: str) -> Path:
 class Serve:
     """`gqlsync serve` (managed) as a subprocess."""
 
-    def __init__(self, tmp: Path, dynamodb: str, *extra: str, home: Path | None = None) -> None:
+    def __init__(self, tmp: Path, dynamodb: str, *extra: str, home: Path | None = None, poll: str = "0.5") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home or tmp / "home"
@@ -67,7 +67,7 @@ class Serve:
         self.log = (tmp / f"serve-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gqlsync.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--dynamodb-endpoint", dynamodb, "--create-tables", "--poll-seconds", "0.5", *extra],
+             "--dynamodb-endpoint", dynamodb, "--create-tables", "--poll-seconds", poll, *extra],
             cwd=ROOT, stdout=self.log, stderr=self.log, env=self.env)
         wait_for_port(self.port, 30, self.proc)
 
@@ -318,3 +318,25 @@ async def test_api_keys_made_through_the_admin_api(tmp_path: Path, dynamodb_endp
         assert await status_with(key) == 200  # a new version takes the key too
         await admin(http, f'mutation {{ deleteApiKey(api: "events", id: "{key}") }}')
         assert await status_with(key) == 401 and await status_with(KEY) == 200
+
+
+def test_a_redis_notice_brings_a_deploy_to_the_other_server_before_its_poll(
+        tmp_path: Path, dynamodb_endpoint: str, redis_server: Any) -> None:
+    table = f"control-{uuid.uuid4().hex[:8]}"
+    # they read the store only every 60 s: only the notice can bring the change over in time
+    options = ("--control-table", table, "--admin-token", TOKEN, "--redis-url", redis_server.url)
+    nodes = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        nodes.append(Serve(tmp_path / name, dynamodb_endpoint, "--state-dir", str(tmp_path / name), *options,
+                           poll="60"))
+    a, b = nodes
+    try:
+        code, out = a.cli("deploy", event_app(tmp_path / "v1", f"r{uuid.uuid4().hex[:6]}_"), "--api", "events",
+                          token=TOKEN)
+        assert code == 0, out
+        eventually(lambda: b.query("{ listEvents(limit: 1) { items { id } } }").get("data"), "v1 on server B",
+                   seconds=20)
+    finally:
+        a.stop()
+        b.stop()

@@ -19,7 +19,7 @@ from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
 from gqlsync.control.bundle import Bundle
-from gqlsync.control.store import API_NAME, ApiRecord, Routing, StoreConflictError, VersionRecord, new_api_id
+from gqlsync.control.store import ApiRecord, Routing, StoreConflictError, VersionRecord, check_api_name, new_api_id
 
 CHUNK = 350 * 1024
 
@@ -91,9 +91,7 @@ class DynamoDBStore:
         return record
 
     async def create_api(self, name: str) -> ApiRecord:
-        if not API_NAME.match(name):
-            raise ValueError(f"API name {name!r}: letters, digits, '-' and '_', at most 64")
-        record: ApiRecord = await self._call(self._create, name)
+        record: ApiRecord = await self._call(self._create, check_api_name(name))
         return record
 
     def _apis(self) -> list[ApiRecord]:

@@ -24,6 +24,7 @@ from graphql import GraphQLSchema, find_breaking_changes, find_dangerous_changes
 
 from gqlsync.app import AppError, Problem, load_app
 from gqlsync.app.model import ApiKey, App
+from gqlsync.background import cancel_all
 from gqlsync.control.bundle import Bundle
 from gqlsync.control.store import (
     ApiRecord,
@@ -141,12 +142,7 @@ class ControlPlane:
         self.default_api = self.default_api or app.name
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         await self.store.close()
 
     async def _poll(self) -> None:
@@ -194,7 +190,7 @@ class ControlPlane:
     async def sync(self) -> None:
         routings = await self.store.routings()
         for api_id, routing in routings.items():
-            if self._applied.get(api_id) != routing.revision:
+            if self._applied.get(api_id, -1) < routing.revision:
                 await self._apply(api_id, routing)
         if self.server.api_id is None or self.default_api:
             wanted = await self._default_id()
@@ -231,8 +227,8 @@ class ControlPlane:
 
     async def _apply(self, api_id: str, routing: Routing) -> None:
         async with self._lock:
-            if self._applied.get(api_id) == routing.revision:
-                return
+            if self._applied.get(api_id, -1) >= routing.revision:
+                return  # this change, or a later one (concurrent deploys), is what this node serves already
             record = await self.store.api(api_id)
             if record is None or routing.current is None:
                 return

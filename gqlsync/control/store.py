@@ -27,6 +27,12 @@ class StoreConflictError(Exception):
     """The thing exists already, or changed meanwhile."""
 
 
+def check_api_name(name: str) -> str:
+    if not API_NAME.match(name):
+        raise ValueError(f"API name {name!r}: letters, digits, '-' and '_', at most 64")
+    return name
+
+
 def new_api_id() -> str:
     """AppSync-like: 26 lower-case letters and digits."""
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -168,9 +174,7 @@ class SQLiteStore:
         return record
 
     async def create_api(self, name: str) -> ApiRecord:
-        if not API_NAME.match(name):
-            raise ValueError(f"API name {name!r}: letters, digits, '-' and '_', at most 64")
-        record: ApiRecord = await self._call(self._create, name)
+        record: ApiRecord = await self._call(self._create, check_api_name(name))
         return record
 
     async def apis(self) -> list[ApiRecord]:

@@ -8,7 +8,6 @@ scan tables into their indexes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gqlsync.app.model import App, StreamConfig
+from gqlsync.background import cancel_all
 from gqlsync.datasources.base import DataSourceEnv, build_data_source
 from gqlsync.datasources.clients import ClientProvider
 from gqlsync.streams.checkpoints import CheckpointStore, DynamoDBCheckpoints, FileCheckpoints, new_owner
@@ -96,12 +96,7 @@ class StreamsService:
         return True
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         for worker in self.workers:
             await worker.close()
         for source in self._sources.values():

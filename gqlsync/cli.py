@@ -152,6 +152,9 @@ def serve(
     default_api: Annotated[str | None, typer.Option(
         help="The API /graphql serves on a managed server (default: the first one created).")] = None,
     poll_seconds: Annotated[float, typer.Option(help="How often a managed server reads the control store.")] = 1.0,
+    admin_iam_credential: Annotated[list[str] | None, typer.Option(
+        help="KEY_ID=ENV_VAR: also admit admin requests SigV4-signed (service appsync) by this access key, its "
+             "secret in ENV_VAR (repeatable).")] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="Use the embedded DynamoDB with its data kept in this folder (as `gqlsync dev` does; needs the dev "
              "extra) instead of AWS or --dynamodb-endpoint.")] = None,
@@ -202,14 +205,15 @@ def serve(
     from gqlsync.control.tokens import default_state_dir
 
     state = state_dir or default_state_dir()
+    iam = _assignments(admin_iam_credential or [], "--admin-iam-credential", "KEY_ID=ENV_VAR")
     _run_managed(state, host, port, settings, log_level, _tls(state, tls, tls_cert, tls_key), bootstrap=app_dir,
                  control_table=control_table, admin_token=admin_token, default_api=default_api,
-                 poll_seconds=poll_seconds)
+                 poll_seconds=poll_seconds, admin_iam=iam)
 
 
 def _run_managed(state_dir: Path, host: str, port: int, settings: object, log_level: str, tls: dict[str, str],
                  *, bootstrap: Path | None, control_table: str | None, admin_token: str | None,
-                 default_api: str | None, poll_seconds: float) -> None:
+                 default_api: str | None, poll_seconds: float, admin_iam: dict[str, str]) -> None:
     import uvicorn
 
     from gqlsync.control.plane import attach
@@ -220,9 +224,13 @@ def _run_managed(state_dir: Path, host: str, port: int, settings: object, log_le
     assert isinstance(settings, ServerSettings)
     configure_logging(log_level)
     server = GqlsyncServer(None, settings)
-    plane = attach(server, state_dir=state_dir, control_table=control_table, admin_token=admin_token,
-                   poll_seconds=poll_seconds, default_api=default_api, redis_url=settings.redis_url,
-                   bootstrap=bootstrap, region=settings.region or "us-east-1")
+    try:
+        plane = attach(server, state_dir=state_dir, control_table=control_table, admin_token=admin_token,
+                       poll_seconds=poll_seconds, default_api=default_api, redis_url=settings.redis_url,
+                       bootstrap=bootstrap, region=settings.region or "us-east-1", admin_iam_credentials=admin_iam)
+    except ValueError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
     app = create_app(server)
     scheme = "https" if tls else "http"
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -273,27 +273,62 @@ def authorized(headers: list[tuple[bytes, bytes]], token: str) -> bool:
 
 
 class AdminEndpoint:
-    """The ASGI app for /admin/graphql: the token checked first, then strawberry (a class, so Starlette routes it
-    as an ASGI app)."""
+    """The ASGI app for /admin/graphql: the credential checked first (the bearer token, or a SigV4 signature by
+    an admitted IAM access key), then strawberry. A class, so Starlette routes it as an ASGI app."""
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
         self.inner = _Admin(plane)
 
+    async def _refuse(self, send: Callable[[Any], Awaitable[None]], why: str) -> None:
+        body = json.dumps({"errors": [{"errorType": "UnauthorizedException", "message": why}]}).encode()
+        await send({"type": "http.response.start", "status": 401, "headers": [
+            (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
                        send: Callable[[Any], Awaitable[None]]) -> None:
         if scope["type"] != "http":
             return
-        if not self.plane.admin_token or not authorized(scope.get("headers", []), self.plane.admin_token):
-            body = json.dumps({"errors": [{"errorType": "UnauthorizedException", "message":
-                                           "The admin API needs the admin token: Authorization: Bearer <token> "
-                                           "(GQLSYNC_ADMIN_TOKEN)."}]}).encode()
-            await send({"type": "http.response.start", "status": 401, "headers": [
-                (b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
-                (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+        headers = scope.get("headers", [])
+        if self.plane.admin_token and authorized(headers, self.plane.admin_token):
+            await self.inner(scope, receive, send)
             return
-        await self.inner(scope, receive, send)
+        iam = self.plane.admin_iam
+        given = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+        if iam is not None and iam.applies(given):
+            from gqlsync.auth import AuthFailure, RequestFacts
+
+            chunks, more = [], True
+            while more:  # the signature covers the body: read it, then hand strawberry the same bytes
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+                if sum(map(len, chunks)) > 50 * 1024 * 1024:
+                    await self._refuse(send, "The request body is too large.")
+                    return
+            body = b"".join(chunks)
+            facts = RequestFacts(scope["method"], scope["path"], scope.get("query_string", b"").decode(), body)
+            try:
+                await iam.authenticate(given, None, facts)
+            except AuthFailure as exc:
+                await self._refuse(send, exc.message)
+                return
+            sent = False
+
+            async def replay() -> Any:
+                nonlocal sent
+                if sent:
+                    return await receive()
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.inner(scope, replay, send)
+            return
+        await self._refuse(send, "The admin API needs the admin token: Authorization: Bearer <token> "
+                                 "(GQLSYNC_ADMIN_TOKEN)" + (", or a SigV4 signature by an admitted access key."
+                                                            if iam is not None else "."))
 
 
 def admin_endpoint(plane: ControlPlane) -> ASGIApp:

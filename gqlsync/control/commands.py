@@ -36,19 +36,42 @@ class AdminError(Exception):
 class AdminClient:
     """GraphQL over HTTP to a server's /admin/graphql with its token."""
 
-    def __init__(self, server: str, token: str | None) -> None:
+    def __init__(self, server: str, token: str | None, sigv4: bool = False) -> None:
         self.server = server.rstrip("/")
+        self.sigv4 = None
+        self.token = ""
+        if sigv4:
+            import botocore.session
+
+            creds = botocore.session.get_session().get_credentials()
+            if creds is None:
+                raise AdminError("--sigv4 needs AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a "
+                                 "profile...)")
+            frozen = creds.get_frozen_credentials()
+            from gqlsync.sigv4 import Credentials
+
+            self.sigv4 = Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+            return
         found = find_token(self.server, token)
         if not found:
             raise AdminError(f"no admin token for {self.server}: give --admin-token or set {ENV} (a server on this "
-                             "machine that generated its own is found by itself)")
+                             "machine that generated its own is found by itself), or sign with --sigv4")
         self.token = found
 
     def call(self, query: str, variables: dict[str, Any] | None = None, *, progress: bool = False) -> Any:
         import orjson
 
         body = orjson.dumps({"query": query, "variables": variables or {}})
-        headers = {"authorization": f"Bearer {self.token}", "content-type": "application/json"}
+        headers = {"content-type": "application/json"}
+        if self.sigv4 is not None:
+            import os
+
+            from gqlsync.sigv4 import sign
+
+            region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            headers = sign("POST", self.server + "/admin/graphql", headers, body, self.sigv4, region, "appsync")
+        else:
+            headers["authorization"] = f"Bearer {self.token}"
         try:
             if progress and len(body) > 64 * 1024:
                 with Progress("uploading", BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err,
@@ -67,7 +90,13 @@ class AdminClient:
         except httpx.HTTPError as exc:
             raise AdminError(f"cannot reach {self.server}: {exc}") from None
         if r.status_code == 401:
-            raise AdminError(f"{self.server} refused the admin token (HTTP 401)")
+            what = "SigV4 signature" if self.sigv4 is not None else "admin token"
+            detail = ""
+            try:
+                detail = ": " + str(r.json()["errors"][0]["message"])
+            except (ValueError, KeyError, IndexError, TypeError):
+                pass
+            raise AdminError(f"{self.server} refused the {what} (HTTP 401){detail}")
         try:
             answer = r.json()
         except ValueError:
@@ -77,9 +106,9 @@ class AdminClient:
         return answer["data"]
 
 
-def _client(server: str, token: str | None) -> AdminClient:
+def _client(server: str, token: str | None, sigv4: bool = False) -> AdminClient:
     try:
-        return AdminClient(server, token)
+        return AdminClient(server, token, sigv4)
     except AdminError as exc:
         err.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(2) from None
@@ -130,13 +159,15 @@ _SERVER = Annotated[str, typer.Option("--server", help="The managed server.", en
 _TOKEN = Annotated[str | None, typer.Option("--admin-token", help=f"The admin token (default: {ENV}, or the one a "
                                                                  "server on this machine wrote).")]
 _API = Annotated[str, typer.Option("--api", help="The API's name.")]
+_SIGV4 = Annotated[bool, typer.Option("--sigv4", help="Sign with your AWS credentials (a server started with "
+                                                      "--admin-iam-credential) instead of the admin token.")]
 DEFAULT_SERVER = "http://127.0.0.1:4000"
 
 
 def deploy(
     source: Annotated[Path, typer.Argument(help="An app folder, its gqlsync.yaml, a bare schema.graphql (on top of "
                                                 "the API's current version) or a CloudFormation template.")],
-    api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None,
+    api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None, sigv4: _SIGV4 = False,
     message: Annotated[str, typer.Option(help="What this version changes.")] = "",
     dry_run: Annotated[bool, typer.Option(help="Check and diff against the serving version; deploy nothing.")] = False,
     canary: Annotated[float | None, typer.Option(help="Serve the new version to this percent of requests first.")
@@ -148,7 +179,7 @@ def deploy(
     allow_breaking: Annotated[bool, typer.Option(help="Deploy even with breaking schema changes.")] = False,
 ) -> None:
     """Deploy a new version of an API: checked here, uploaded, checked again and swapped in by the server."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     current = None
     if source.suffix in (".graphql", ".gql") and not any((source.parent / n).is_file()
                                                         for n in ("gqlsync.yaml", "gqlsync.yml")):
@@ -204,9 +235,9 @@ def _author() -> str:
         return ""
 
 
-def versions(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None) -> None:
+def versions(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None, sigv4: _SIGV4 = False) -> None:
     """List an API's versions and what it serves."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     info = _call(client, f"query($a: String!) {{ api(name: $a) {{ {API_FIELDS} }} }}", {"a": api})["api"]
     if info is None:
         err.print(f"[red]no API named {escape(api)} on {client.server}[/]")
@@ -228,20 +259,20 @@ def versions(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = 
                   f"{canary['windowSeconds']:g} s (rolls back past {canary['maxErrorRate']:.0%})", highlight=False)
 
 
-def rollback(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None,
+def rollback(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None, sigv4: _SIGV4 = False,
              to: Annotated[int | None, typer.Option(help="The version to serve (default: end the canary, or the "
                                                          "version before the current one).")] = None) -> None:
     """Serve an earlier version again (or end a canary)."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     info = _call(client, f"mutation($a: String!, $t: Int) {{ rollback(api: $a, to: $t) {{ {API_FIELDS} }} }}",
                  {"a": api, "t": to})["rollback"]
     err.print(f"[bold green]{escape(info['status'])}[/]: {escape(api)} serves version {info['currentVersion']}",
               highlight=False)
 
 
-def promote(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None) -> None:
+def promote(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None, sigv4: _SIGV4 = False) -> None:
     """Make the canary the current version."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     info = _call(client, f"mutation($a: String!) {{ promote(api: $a) {{ {API_FIELDS} }} }}", {"a": api})["promote"]
     err.print(f"[bold green]{escape(info['status'])}[/]: {escape(api)} serves version {info['currentVersion']}",
               highlight=False)
@@ -249,9 +280,9 @@ def promote(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = N
 
 def diff(base: Annotated[int, typer.Argument(help="A version number.")],
          head: Annotated[int, typer.Argument(help="Another version number.")],
-         api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None) -> None:
+         api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None, sigv4: _SIGV4 = False) -> None:
     """The schema change from one version of an API to another, breaking and dangerous changes flagged."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     data = _call(client, f"query($a: String!, $b: Int!, $h: Int!) {{ diff(api: $a, base: $b, head: $h) "
                          f"{{ {DIFF_FIELDS} }} }}", {"a": api, "b": base, "h": head})["diff"]
     if not (data["breaking"] or data["dangerous"] or data["text"]):
@@ -263,12 +294,12 @@ api_key = typer.Typer(no_args_is_help=True, help="API keys every version of an A
 
 
 @api_key.command("create")
-def api_key_create(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None,
+def api_key_create(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None, sigv4: _SIGV4 = False,
                    description: Annotated[str, typer.Option(help="What the key is for.")] = "",
                    expires_days: Annotated[float, typer.Option(help="Days until it expires (0: never).")] = 365.0
                    ) -> None:
     """Make a new API key (printed once on stdout)."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     key = _call(client, "mutation($a: String!, $d: String!, $e: Float) { createApiKey(api: $a, description: $d, "
                         "expiresDays: $e) { id expires } }",
                 {"a": api, "d": description, "e": expires_days or None})["createApiKey"]
@@ -278,9 +309,10 @@ def api_key_create(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TO
 
 
 @api_key.command("list")
-def api_key_list(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None) -> None:
+def api_key_list(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKEN = None,
+                 sigv4: _SIGV4 = False) -> None:
     """The API keys made through the admin API."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     info = _call(client, "query($a: String!) { api(name: $a) { apiKeys { id description expires } } }",
                  {"a": api})["api"]
     if info is None:
@@ -293,9 +325,9 @@ def api_key_list(api: _API, server: _SERVER = DEFAULT_SERVER, admin_token: _TOKE
 
 @api_key.command("delete")
 def api_key_delete(key: Annotated[str, typer.Argument(help="The key.")], api: _API, server: _SERVER = DEFAULT_SERVER,
-                   admin_token: _TOKEN = None) -> None:
+                   admin_token: _TOKEN = None, sigv4: _SIGV4 = False) -> None:
     """Delete an API key: every node refuses it within a poll."""
-    client = _client(server, admin_token)
+    client = _client(server, admin_token, sigv4)
     _call(client, "mutation($a: String!, $k: String!) { deleteApiKey(api: $a, id: $k) }", {"a": api, "k": key})
     err.print(f"deleted {escape(key)}", highlight=False)
 

@@ -116,6 +116,8 @@ class ControlPlane:
         self.bootstrap: Path | None = None
         #: where the generated admin token is (None when it was given)
         self.token_file: Path | None = None
+        #: SigV4 signatures by these IAM access keys are admitted too (an IamAuthenticator), when given
+        self.admin_iam: Any = None
 
     # -- lifecycle
     async def load(self) -> None:
@@ -447,7 +449,8 @@ class ControlPlane:
 
 def attach(server: Any, *, state_dir: Path, control_table: str | None = None, admin_token: str | None = None,
            poll_seconds: float = 1.0, default_api: str | None = None, redis_url: str | None = None,
-           bootstrap: Path | None = None, region: str = "us-east-1") -> ControlPlane:
+           bootstrap: Path | None = None, region: str = "us-east-1",
+           admin_iam_credentials: dict[str, str] | None = None) -> ControlPlane:
     """Make `server` a managed server: its control plane on a SQLite file in `state_dir`, or on `control_table`
     in DynamoDB (at the server's DynamoDB endpoint), and the admin token (given, or generated into `state_dir`)."""
     from gqlsync.control.tokens import server_token
@@ -465,5 +468,17 @@ def attach(server: Any, *, state_dir: Path, control_table: str | None = None, ad
     plane.admin_token, plane.token_file = server_token(state_dir, admin_token)
     plane.redis_url = redis_url
     plane.bootstrap = bootstrap
+    if admin_iam_credentials:
+        import os
+
+        from gqlsync.auth.modes.iam import IamAuthenticator, IamConfig
+
+        unset = [env for env in admin_iam_credentials.values() if not os.environ.get(env)]
+        if unset:
+            raise ValueError(f"admin IAM credentials: the environment has no {', '.join(unset)} (each access key "
+                             "id's secret comes from the variable named after it)")
+
+        plane.admin_iam = IamAuthenticator(IamConfig(credentials=tuple(
+            {"accessKeyId": key, "secretAccessKeyEnv": env} for key, env in admin_iam_credentials.items())))
     server.control = plane
     return plane

@@ -57,12 +57,13 @@ def with_field(folder: Path, field: str) -> Path:
 class Serve:
     """`gqlsync serve` (managed) as a subprocess."""
 
-    def __init__(self, tmp: Path, dynamodb: str, *extra: str, home: Path | None = None, poll: str = "0.5") -> None:
+    def __init__(self, tmp: Path, dynamodb: str, *extra: str, home: Path | None = None, poll: str = "0.5",
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home or tmp / "home"
         self.env = {**os.environ, "GQLSYNC_HOME": str(self.home), "AWS_ACCESS_KEY_ID": "local",
-                    "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1", "COLUMNS": "500"}
+                    "AWS_SECRET_ACCESS_KEY": "local", "AWS_REGION": "us-east-1", "COLUMNS": "500", **(env or {})}
         self.env.pop("GQLSYNC_ADMIN_TOKEN", None)
         self.log = (tmp / f"serve-{self.port}.log").open("wb")
         self.proc = subprocess.Popen(
@@ -71,8 +72,9 @@ class Serve:
             cwd=ROOT, stdout=self.log, stderr=self.log, env=self.env)
         wait_for_port(self.port, 30, self.proc)
 
-    def cli(self, *args: str | Path, token: str | None = None) -> tuple[int, str]:
-        env = dict(self.env)
+    def cli(self, *args: str | Path, token: str | None = None,
+            env: dict[str, str] | None = None) -> tuple[int, str]:
+        env = {**self.env, **(env or {})}
         if token is not None:
             env["GQLSYNC_ADMIN_TOKEN"] = token
         proc = subprocess.run([sys.executable, "-m", "gqlsync.cli", *map(str, args), "--server", self.url],
@@ -340,3 +342,24 @@ def test_a_redis_notice_brings_a_deploy_to_the_other_server_before_its_poll(
     finally:
         a.stop()
         b.stop()
+
+
+def test_admin_requests_signed_with_an_admitted_iam_key(tmp_path: Path, dynamodb_endpoint: str) -> None:
+    secret = "adminsecret/" + uuid.uuid4().hex
+    serve = Serve(tmp_path, dynamodb_endpoint, "--state-dir", str(tmp_path / "state"), "--admin-iam-credential",
+                  "AKIAADMINTEST0000001=ADMIN_SECRET", env={"ADMIN_SECRET": secret})
+    try:
+        signed = {"AWS_ACCESS_KEY_ID": "AKIAADMINTEST0000001", "AWS_SECRET_ACCESS_KEY": secret}
+        code, out = serve.cli("deploy", event_app(tmp_path / "v1", f"s{uuid.uuid4().hex[:6]}_"), "--api", "iam",
+                              "--sigv4", env=signed)
+        assert code == 0 and "deployed iam version 1" in out, out
+        forged = {**signed, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+        code, out = serve.cli("versions", "--api", "iam", "--sigv4", env=forged)
+        assert code == 1 and "refused the SigV4 signature (HTTP 401): The request signature we calculated" in out, out
+        stranger = {"AWS_ACCESS_KEY_ID": "AKIASOMEONEELSE00001", "AWS_SECRET_ACCESS_KEY": secret}
+        code, out = serve.cli("rollback", "--api", "iam", "--sigv4", env=stranger)
+        assert code == 1, out
+        code, out = serve.cli("versions", "--api", "iam", "--sigv4", env=signed)
+        assert code == 0 and "│ 1 │ current │" in out, out
+    finally:
+        serve.stop()

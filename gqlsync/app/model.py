@@ -14,11 +14,16 @@ DataSourceType = Literal["AMAZON_DYNAMODB", "AWS_LAMBDA", "AMAZON_OPENSEARCH_SER
 
 @dataclass(frozen=True)
 class CodeFile:
-    """A mapping-code file (VTL template or JS module), its text, and where the manifest names it."""
+    """A mapping-code file (VTL template or JS module), its text, and where the manifest names it.
+
+    `inline` code was written in the manifest itself (`code: {inline: ...}`): `path` is then the manifest and
+    `manifest_line` the line its text starts after.
+    """
 
     path: Path
     text: str
     manifest_line: int | None = None
+    inline: bool = False
 
     @property
     def name(self) -> str:

@@ -99,9 +99,11 @@ class _Builder:
     def problem(self, path: tuple[str | int, ...], message: str) -> None:
         self.problems.append(Problem(str(self.manifest), self.doc.line_of(path), message))
 
-    def code(self, path: tuple[str | int, ...], rel: str | None) -> CodeFile | None:
+    def code(self, path: tuple[str | int, ...], rel: str | dict[str, str] | None) -> CodeFile | None:
         if rel is None:
             return None
+        if isinstance(rel, dict):  # `code: {inline: "..."}`: the module's source in the manifest itself
+            return CodeFile(self.manifest, rel["inline"], self.doc.line_of((*path, "inline")), inline=True)
         if rel.startswith(STOCK_PREFIX):
             file = (data_dir("resolvers") / rel[len(STOCK_PREFIX):]).resolve()
         else:

@@ -1,12 +1,26 @@
-"""The Event app over HTTP on DynamoDB Local: every field, pagination, nesting, and bad input."""
+"""The Event app over HTTP on DynamoDB Local: every field, pagination, nesting, and bad input.
+
+Run twice: on examples/event-app (VTL resolvers) and on tests/apps/event-app-js (the same app in APPSYNC_JS).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
-from tests.helpers import GraphQLClient
+from gqlsync.app import load_app
+from tests.helpers import EVENT_APP, ROOT, GraphQLClient, dynamodb_server
 
 pytestmark = pytest.mark.integration
+
+EVENT_APPS = {"vtl": EVENT_APP, "js": ROOT / "tests" / "apps" / "event-app-js"}
+
+
+@pytest.fixture(params=sorted(EVENT_APPS))
+async def event_client(request: pytest.FixtureRequest, dynamodb_endpoint: str) -> AsyncIterator[GraphQLClient]:
+    async with GraphQLClient(dynamodb_server(load_app(EVENT_APPS[request.param]), dynamodb_endpoint)) as client:
+        yield client
 
 CREATE = """mutation Create($name: String!, $when: String!, $where: String!, $description: String!) {
   createEvent(name: $name, when: $when, where: $where, description: $description) { id name when where description }

@@ -77,7 +77,8 @@ _MAX_BATCH = 1000
 _SEARCH_PATH = re.compile(r"[\"']/([^/\"'\s$]+)/_search[\"'?]")
 #: Amplify's mapping ids: `Searchable<Index>LambdaMapping`, then CDK's hash.
 _AMPLIFY_MAPPING = re.compile(r"^Searchable(\w+?)LambdaMapping(?:[0-9A-F]{8})?$")
-_APPSYNC_JS = "APPSYNC_JS code: gqlsync serves VTL mapping templates only"
+#: The APPSYNC_JS versions gqlsync's runtime implements.
+_JS_VERSIONS = ("1.0.0",)
 _BATCHING = "batched Lambda invocation (BatchInvoke with a batch size) is not supported"
 
 
@@ -124,9 +125,9 @@ _AUTH_PROVIDER = ("AuthenticationType UserPoolConfig.UserPoolId UserPoolConfig.A
                   "LambdaAuthorizerConfig.IdentityValidationExpression")
 _MAPPING_CODE = ("DataSourceName RequestMappingTemplate RequestMappingTemplateS3Location ResponseMappingTemplate "
                  "ResponseMappingTemplateS3Location SyncConfig.ConflictDetection SyncConfig.ConflictHandler "
-                 "SyncConfig.LambdaConflictHandlerConfig.LambdaConflictHandlerArn")
-_JS_AND_BATCHING = {"Runtime": _Rule(_APPSYNC_JS), "Code": _Rule(_APPSYNC_JS), "CodeS3Location": _Rule(_APPSYNC_JS),
-                    "MaxBatchSize": _Rule(_BATCHING)}
+                 "SyncConfig.LambdaConflictHandlerConfig.LambdaConflictHandlerArn "
+                 "Runtime.Name Runtime.RuntimeVersion Code CodeS3Location")
+_BATCHING_RULES = {"MaxBatchSize": _Rule(_BATCHING)}
 _INDEX = "IndexName KeySchema Projection.ProjectionType Projection.NonKeyAttributes"
 _INDEX_CAPACITY = "ProvisionedThroughput OnDemandThroughput WarmThroughput ContributorInsightsSpecification"
 _STARTING = ("the worker starts from its checkpoint; with none yet, it first copies the table into the index "
@@ -162,13 +163,13 @@ RESOURCE_TYPES: dict[str, _Handling] = {
                                                          "would send them unsigned")}),
     "AWS::AppSync::FunctionConfiguration": _Handling(
         carried=_paths(f"Name {_MAPPING_CODE}"), ignored=_paths("ApiId Description FunctionVersion"),
-        refused=_JS_AND_BATCHING),
+        refused=_BATCHING_RULES),
     "AWS::AppSync::Resolver": _Handling(
         carried=_paths(f"TypeName FieldName Kind PipelineConfig.Functions {_MAPPING_CODE}"),
         ignored=_paths("ApiId MetricsConfig"),
         noted={"CachingConfig": _Rule("gqlsync does not cache resolver results: every request runs the resolver, as "
                                       "with caching off")},
-        refused=_JS_AND_BATCHING),
+        refused=_BATCHING_RULES),
     "AWS::DynamoDB::Table": _Handling(
         carried=_paths("TableName KeySchema AttributeDefinitions StreamSpecification.StreamViewType "
                        "TimeToLiveSpecification.AttributeName TimeToLiveSpecification.Enabled")
@@ -652,8 +653,39 @@ class _Importer(_Findings):
                           "else returns $ctx.result)")
         return f"templates/{filename}"
 
+    def js_code(self, res: Resource, spec: dict[str, Any], stem: str) -> None:
+        """An APPSYNC_JS resolver or function: its `Code` (or the `CodeS3Location` asset) as templates/STEM.js."""
+        runtime = res.props.get("Runtime") or {}
+        name, version = runtime.get("Name"), str(runtime.get("RuntimeVersion", "1.0.0"))
+        if name != "APPSYNC_JS":
+            self.fail(res, "Runtime.Name", f"unknown runtime {name!r}: AppSync's is APPSYNC_JS")
+            return
+        if version not in _JS_VERSIONS:
+            self.fail(res, "Runtime.RuntimeVersion", f"APPSYNC_JS {version} is not supported (gqlsync implements "
+                                                     f"{', '.join(_JS_VERSIONS)})")
+            return
+        target = self.out / "templates" / f"{stem}.js"
+        if res.props.get("Code") is not None:
+            target.write_text(str(res.props["Code"]), encoding="utf-8")
+        elif res.props.get("CodeS3Location") is not None:
+            src = _asset_path(self.assets, str(res.props["CodeS3Location"]))
+            if src is None:
+                self.fail(res, "CodeS3Location", f"{res.props['CodeS3Location']} is not in {self.assets}")
+                return
+            shutil.copyfile(src, target)
+        else:
+            self.fail(res, "Code", "an APPSYNC_JS resolver or function needs Code or CodeS3Location")
+            return
+        spec["runtime"] = "APPSYNC_JS"
+        spec["code"] = f"templates/{stem}.js"
+
     def mapping_code(self, res: Resource, spec: dict[str, Any], stem: str) -> None:
-        """The request/response templates of a resolver or function (written as templates/STEM.req|res.vtl)."""
+        """The request/response templates of a resolver or function (written as templates/STEM.req|res.vtl), or
+        its APPSYNC_JS module (templates/STEM.js)."""
+        if res.props.get("Runtime") is not None or res.props.get("Code") is not None \
+                or res.props.get("CodeS3Location") is not None:
+            self.js_code(res, spec, stem)
+            return
         for kind, suffix in (("Request", "req"), ("Response", "res")):
             path = self.code(res, kind, f"{stem}.{suffix}.vtl")
             if path:
@@ -794,7 +826,7 @@ class _Importer(_Findings):
             self.function_names[function_id(res)] = name
             spec: dict[str, Any] = {"dataSource": str(res.props.get("DataSourceName"))}
             self.mapping_code(res, spec, f"fn.{name}")
-            if "response" not in spec:
+            if "response" not in spec and "code" not in spec:
                 spec["response"] = self.default_response(f"function {name}", f"fn.{name}.res.vtl")
             if res.props.get("SyncConfig"):
                 used_by = ", ".join(callers.get(function_id(res), [])) or "no resolver"
@@ -815,7 +847,8 @@ class _Importer(_Findings):
                 spec["dataSource"] = str(p.get("DataSourceName"))
             self.mapping_code(res, spec, coord)
             ds_type = (data_sources.get(spec.get("dataSource", "")) or {}).get("type")
-            if "response" not in spec and "dataSource" in spec and ds_type not in (None, "AWS_LAMBDA"):
+            if "response" not in spec and "code" not in spec and "dataSource" in spec \
+                    and ds_type not in (None, "AWS_LAMBDA"):
                 # a direct Lambda resolver needs no templates; any other unit resolver gets the default
                 spec["response"] = self.default_response(f"resolver {coord}", f"{coord}.res.vtl")
             if p.get("SyncConfig"):

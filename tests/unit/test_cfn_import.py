@@ -359,3 +359,53 @@ def test_a_streaming_function_writing_where_no_data_source_reads_fails_the_impor
     assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
         "Feed (AWS::Lambda::EventSourceMapping) FunctionName: Streamer (AWS::Lambda::Function) writes to a search "
         "domain that no search data source reads; gqlsync's stream worker feeds the index of a search data source"]
+
+
+JS_GET_NOTE = ("import * as ddb from '@aws-appsync/utils/dynamodb';\n"
+               "export function request(ctx) { return ddb.get({ key: { id: ctx.args.id } }); }\n"
+               "export function response(ctx) { return ctx.result; }\n")
+JS_ECHO = ("export function request(ctx) { return { payload: 'hi' }; }\n"
+           "export const response = (ctx) => ctx.result;\n")
+
+
+def test_appsync_js_resolvers_and_functions_import_as_appsync_js(tmp_path: Path) -> None:
+    """`Runtime: APPSYNC_JS` with inline `Code` or a `CodeS3Location` asset becomes `runtime: APPSYNC_JS` + `code:`."""
+    api_id = {"Fn::GetAtt": ["Api", "ApiId"]}
+    template = api_template(
+        NoneSource={"Type": "AWS::AppSync::DataSource", "Properties": {"ApiId": api_id, "Name": "Nothing",
+                                                                      "Type": "NONE"}},
+        EchoFn={"Type": "AWS::AppSync::FunctionConfiguration", "Properties": {
+            "ApiId": api_id, "Name": "echoFn", "DataSourceName": "Nothing",
+            "Runtime": {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"}, "CodeS3Location": "s3://assets/echo.js"}},
+        Echo={"Type": "AWS::AppSync::Resolver", "Properties": {
+            "ApiId": api_id, "TypeName": "Query", "FieldName": "echo", "Kind": "PIPELINE",
+            "PipelineConfig": {"Functions": [{"Fn::GetAtt": ["EchoFn", "FunctionId"]}]},
+            "Runtime": {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"},
+            "Code": "export function request(ctx) { return {}; }\nexport const response = (ctx) => ctx.prev.result;\n"}})
+    template["Resources"]["GetNote"]["Properties"] = {
+        "ApiId": api_id, "TypeName": "Query", "FieldName": "getNote", "DataSourceName": "Notes",
+        "Runtime": {"Name": "APPSYNC_JS", "RuntimeVersion": "1.0.0"}, "Code": JS_GET_NOTE}
+    (tmp_path / "echo.js").write_text(JS_ECHO)
+    result = run(tmp_path, write(tmp_path, "api.json", template))
+    assert result.notes == []
+    m = manifest(tmp_path)
+    by_field = {r["field"]: r for r in m["resolvers"]}
+    assert by_field["getNote"] == {"type": "Query", "field": "getNote", "dataSource": "Notes",
+                                   "runtime": "APPSYNC_JS", "code": "templates/Query.getNote.js"}
+    assert by_field["echo"]["runtime"] == "APPSYNC_JS" and by_field["echo"]["functions"] == ["echoFn"]
+    assert m["functions"]["echoFn"] == {"dataSource": "Nothing", "runtime": "APPSYNC_JS",
+                                        "code": "templates/fn.echoFn.js"}
+    assert (tmp_path / "app" / "templates" / "Query.getNote.js").read_text() == JS_GET_NOTE
+    assert (tmp_path / "app" / "templates" / "fn.echoFn.js").read_text() == JS_ECHO
+    app = load_app(tmp_path / "app")
+    assert {r.runtime for r in app.resolvers} == {"APPSYNC_JS"}
+
+
+def test_an_unsupported_js_runtime_version_fails_the_import(tmp_path: Path) -> None:
+    template = api_template()
+    template["Resources"]["GetNote"]["Properties"] = {
+        "ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "TypeName": "Query", "FieldName": "getNote",
+        "DataSourceName": "Notes", "Runtime": {"Name": "APPSYNC_JS", "RuntimeVersion": "2.0.0"}, "Code": JS_GET_NOTE}
+    assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
+        "GetNote (AWS::AppSync::Resolver) Runtime.RuntimeVersion: APPSYNC_JS 2.0.0 is not supported (gqlsync "
+        "implements 1.0.0)"]

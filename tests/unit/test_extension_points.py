@@ -193,9 +193,10 @@ def test_which_code_files_a_resolver_needs_is_its_runtimes_rule(app_dir: Path) -
     text = text.replace("    field: getEvent\n    dataSource: EventsTable\n    request: resolvers/Query.getEvent.req.vtl\n"
                         "    response: resolvers/item.res.vtl\n",
                         "    field: getEvent\n    dataSource: EventsTable\n    request: resolvers/Query.getEvent.req.vtl\n", 1)
-    text = text.replace("    field: listEvents\n", "    field: listEvents\n    runtime: APPSYNC_JS\n", 1)
+    text = text.replace("    field: listEvents\n", "    field: listEvents\n    runtime: COBOL\n", 1)
     manifest.write_text(text)
     found = problems(app_dir)
     assert any(f"gqlsync.yaml:{line_of(manifest, 'field: getEvent') - 1}: resolver Query.getEvent: VTL needs a "
                "`response:` mapping template" in p for p in found), found
-    assert any("resolver Query.listEvents: unknown runtime 'APPSYNC_JS'; this gqlsync knows VTL" in p for p in found)
+    assert any("resolver Query.listEvents: unknown runtime 'COBOL'; this gqlsync knows APPSYNC_JS, VTL" in p
+               for p in found), found

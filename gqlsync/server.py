@@ -149,7 +149,7 @@ class GqlsyncServer:
         return tuple(named.values())
 
     async def install(self, app: App, *, api_id: str | None = None, version: str | None = None,
-                      canary_weight: float | None = None) -> ServedApi:
+                      canary_weight: float | None = None, prebuilt: ServedApi | None = None) -> ServedApi:
         """Build a version of an API from `app`, start it and serve it from now on (with `canary_weight`, to that
         percent of requests beside the current version). `api_id` defaults to the default API (for a server
         serving one app: the app's name); `version` to the next number.
@@ -167,8 +167,10 @@ class GqlsyncServer:
         if version is None:
             last = before.version if before is not None else "0"
             version = str(int(last) + 1) if last.isdigit() else f"{last}+1"
-        # built off the event loop (compiling a large app takes a while): requests keep being served meanwhile
-        served = await asyncio.to_thread(build_served, app, self.clients, self.metrics, self.hub, version=version,
+        # built off the event loop (compiling a large app takes a while): requests keep being served meanwhile;
+        # `prebuilt` is this very app already built with this version (a deploy's check)
+        served = prebuilt if prebuilt is not None and prebuilt.version == version and prebuilt.api_id == api_id \
+            else await asyncio.to_thread(build_served, app, self.clients, self.metrics, self.hub, version=version,
                                          api_id=api_id)
         if self._started:
             await self._start_embedded_search(served)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from typing import Any
 
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import CodeFile
-from gqlsync.errors import DataSourceError, ResolverError, UnauthorizedError
+from gqlsync.errors import DataSourceError, GqlsyncError, ResolverError, UnauthorizedError
 from gqlsync.runtimes.base import (
     RUNTIMES,
     CodeShapeError,
@@ -25,6 +27,8 @@ __all__ = ["Context", "DataSource", "DataSourceError", "DataSources", "DynamoDB"
            "Lambda", "PythonCompiled", "PythonRuntime", "PythonUtil", "ResolverError", "Search",
            "UnauthorizedError", "early_return", "util"]
 
+log = logging.getLogger("gqlsync.runtimes.python")
+
 
 class PythonCompiled:
     """One resolver module: AppSync's request/response halves (run as template runtimes run them) or one
@@ -41,6 +45,15 @@ class PythonCompiled:
         token = CURRENT.set(ctx)
         try:
             return await fn(Context(ctx), *args)
+        except (GqlsyncError, EarlyReturn):
+            raise
+        except Exception as exc:  # a bug in the resolver: reported as VTL reports a failing template
+            path = self.module.code.name
+            lines = [f.lineno for f in traceback.extract_tb(exc.__traceback__) if f.filename == path]
+            where = f" line {lines[-1]}" if lines else ""
+            log.warning("resolver %s raised", ctx.where, exc_info=True, extra={"resolver": ctx.where})
+            raise ResolverError(f"Error in resolver {self.module.code.path.name}{where}: {type(exc).__name__}: "
+                                f"{exc}", "MappingTemplate") from None
         finally:
             CURRENT.reset(token)
 

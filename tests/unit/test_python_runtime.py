@@ -34,7 +34,7 @@ type Mutation { save(id: ID!, name: String): Thing }
 MANIFEST = """
 name: pyunit
 schema: schema.graphql
-auth: {default: {mode: API_KEY}, apiKeys: [{id: KEY}]}
+auth: {default: {mode: API_KEY}, apiKeys: [{id: THE_KEY}]}
 dataSources:
   Local: {type: NONE}
   Other: {type: NONE}
@@ -42,7 +42,7 @@ functions:
   loadThing: {dataSource: Local, runtime: PYTHON, code: fns/load_thing.py}
   nameThing: {dataSource: Other, runtime: PYTHON, code: fns/name_thing.py}
 resolvers:
-""".replace("KEY", KEY)
+""".replace("THE_KEY", KEY)
 
 
 def write_app(root: Path, resolvers: list[dict[str, Any]], files: dict[str, str]) -> Path:

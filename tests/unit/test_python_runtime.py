@@ -287,3 +287,17 @@ def test_util_names_fold_snake_case() -> None:
     assert _names(_Core)["autoid"] == "autoId"
     with pytest.raises(RuntimeError, match="while it runs"):
         util.auto_id()
+
+
+async def test_a_new_app_version_runs_the_edited_module(client_for: Callable[..., Any]) -> None:
+    c = await client_for([unit("echo", "r/echo.py")], {"r/echo.py": ECHO})
+    assert await c.query('{ echo(text: "a") }') == {"data": {"echo": "A echo@Query"}}
+    path = c.server.app.root / "r" / "echo.py"
+    path.write_text(path.read_text().replace('" " + ctx.info.field_name', '" v2 " + ctx.info.field_name'))
+    await c.server.install(load_app(c.server.app.root))  # what `dev --watch` and a deploy do
+    assert await c.query('{ echo(text: "a") }') == {"data": {"echo": "A v2 echo@Query"}}
+    path.write_text("async def request(ctx):\n    return {\n")
+    with pytest.raises(AppError) as info:
+        await c.server.install(load_app(c.server.app.root))
+    assert f"{path}:2" in str(info.value.problems[0])
+    assert await c.query('{ echo(text: "a") }') == {"data": {"echo": "A v2 echo@Query"}}  # still the last good one

@@ -301,3 +301,37 @@ async def test_a_new_app_version_runs_the_edited_module(client_for: Callable[...
         await c.server.install(load_app(c.server.app.root))
     assert f"{path}:2" in str(info.value.problems[0])
     assert await c.query('{ echo(text: "a") }') == {"data": {"echo": "A v2 echo@Query"}}  # still the last good one
+
+
+async def test_dynamodb_helpers_build_appsync_documents() -> None:
+    from gqlsync.runtimes import DataSourceInfo
+    from gqlsync.runtimes.python.datasources import DynamoDB
+
+    sent: list[dict[str, Any]] = []
+
+    async def call(doc: dict[str, Any]) -> Any:
+        sent.append(doc)
+        return {"data": {"tbl": [None]}, "items": [None]}
+
+    t = DynamoDB(call, DataSourceInfo("T", "AMAZON_DYNAMODB", "tbl"))
+    await t.get_item({"id": "1"}, consistent_read=True)
+    await t.update_item({"id": "1"}, "SET #n = :n", names={"#n": "name"}, values={":n": 5},
+                        condition={"expression": "attribute_exists(id)"})
+    await t.batch_get([{"id": "1"}])
+    await t.transact_write([{"operation": "PutItem", "key": {"id": "2"}, "attributeValues": {"tags": ["a"]}},
+                            {"operation": "ConditionCheck", "key": {"id": "3"}, "table": "other",
+                             "condition": {"expression": "v = :v", "expressionValues": {":v": True}}}])
+    await t.scan(filter="x > :x", limit=2)
+    v = "2018-05-29"
+    assert sent[0] == {"version": v, "operation": "GetItem", "key": {"id": {"S": "1"}}, "consistentRead": True}
+    assert sent[1] == {"version": v, "operation": "UpdateItem", "key": {"id": {"S": "1"}},
+                       "update": {"expression": "SET #n = :n", "expressionNames": {"#n": "name"},
+                                  "expressionValues": {":n": {"N": 5}}},
+                       "condition": {"expression": "attribute_exists(id)"}}
+    assert sent[2]["tables"] == {"tbl": {"keys": [{"id": {"S": "1"}}]}}
+    assert sent[3]["transactItems"] == [
+        {"table": "tbl", "operation": "PutItem", "key": {"id": {"S": "2"}},
+         "attributeValues": {"tags": {"L": [{"S": "a"}]}}},
+        {"table": "other", "operation": "ConditionCheck", "key": {"id": {"S": "3"}},
+         "condition": {"expression": "v = :v", "expressionValues": {":v": {"BOOL": True}}}}]
+    assert sent[4] == {"version": v, "operation": "Scan", "filter": {"expression": "x > :x"}, "limit": 2}

@@ -100,6 +100,8 @@ class GqlsyncServer:
         self.api_id: str | None = None
         #: the control plane, when the server is managed (deploys through /admin/graphql)
         self.control: Any = None
+        #: versions replaced, waiting to be closed
+        self._retiring: dict[asyncio.Task[None], ServedApi] = {}
         if source is not None:
             # Loading (and building below) fails fast with file/line problems: nothing half-broken is served.
             app = source if isinstance(source, App) else load_app(source)
@@ -149,7 +151,7 @@ class GqlsyncServer:
         return tuple(named.values())
 
     async def install(self, app: App, *, api_id: str | None = None, version: str | None = None,
-                      canary_weight: float | None = None) -> ServedApi:
+                      canary_weight: float | None = None, prebuilt: ServedApi | None = None) -> ServedApi:
         """Build a version of an API from `app`, start it and serve it from now on (with `canary_weight`, to that
         percent of requests beside the current version). `api_id` defaults to the default API (for a server
         serving one app: the app's name); `version` to the next number.
@@ -167,8 +169,10 @@ class GqlsyncServer:
         if version is None:
             last = before.version if before is not None else "0"
             version = str(int(last) + 1) if last.isdigit() else f"{last}+1"
-        # built off the event loop (compiling a large app takes a while): requests keep being served meanwhile
-        served = await asyncio.to_thread(build_served, app, self.clients, self.metrics, self.hub, version=version,
+        # built off the event loop (compiling a large app takes a while): requests keep being served meanwhile;
+        # `prebuilt` is this very app already built with this version (a deploy's check)
+        served = prebuilt if prebuilt is not None and prebuilt.version == version and prebuilt.api_id == api_id \
+            else await asyncio.to_thread(build_served, app, self.clients, self.metrics, self.hub, version=version,
                                          api_id=api_id)
         if self._started:
             await self._start_embedded_search(served)
@@ -178,9 +182,17 @@ class GqlsyncServer:
         if canary_weight is not None:
             if before is None:
                 raise AppError([Problem(str(app.manifest), None, "a canary needs a current version beside it")])
+            replaced = self.apis.canary(api_id)
             self.apis.set_canary(api_id, served, canary_weight)
+            if replaced is not None:
+                self._retire(replaced[0])
             return served
+        canary = self.apis.canary(api_id)
         self.apis.install(served)
+        if before is not None:
+            self._retire(before)
+        if canary is not None and self.apis.canary(api_id) is None:
+            self._retire(canary[0])
         if self.api_id is None:
             self.api_id = api_id
         self.hub.retire(api_id, served)
@@ -191,8 +203,27 @@ class GqlsyncServer:
         return served
 
     def end_canary(self, api_id: str) -> None:
+        canary = self.apis.canary(api_id)
         if self.apis.get(api_id) is not None:
             self.apis.set_canary(api_id, None)
+        if canary is not None:
+            self._retire(canary[0])
+
+    def _retire(self, served: ServedApi) -> None:
+        """A version no longer served: its data sources are closed once the requests it may still be running have
+        had their time limit (its subscriptions need none of them: events are shaped by their plans)."""
+        if served in self.apis.all() or not self._started:
+            return
+        grace = float(served.api.limits["requestTimeoutSeconds"]) + 1.0
+
+        async def later() -> None:
+            await asyncio.sleep(grace)
+            self._retiring.pop(task, None)
+            if served not in self.apis.all():  # not served again meanwhile
+                await served.api.close()
+
+        task = asyncio.get_running_loop().create_task(later(), name=f"gqlsync-retire {served.api_id} v{served.version}")
+        self._retiring[task] = served
 
     async def start(self) -> None:
         async with self._lock:
@@ -243,6 +274,10 @@ class GqlsyncServer:
         async with self._lock:
             if self.control is not None:
                 await self.control.stop()
+            for task, retired in list(self._retiring.items()):  # closed now rather than after their grace
+                task.cancel()
+                await retired.api.close()
+            self._retiring.clear()
             await self._stop_streams()
             await self.hub.close()
             for served in self.apis.all():

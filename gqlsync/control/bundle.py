@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import zlib
@@ -142,7 +143,8 @@ def bundle_for(source: Path, *, current: Bundle | None = None, api_key: str | No
                                                         f"{MANIFEST_NAMES[0]}) first")])
         return _on_current(source, current), f"{source.name} on the current version's files"
     if _looks_like_template(source):
-        return _from_template(source, api_key), f"CloudFormation template {source.name} (imported)"
+        key = api_key or "da2-" + secrets.token_hex(13)
+        return _from_template(source, key), f"CloudFormation template {source.name} (imported; API key {key})"
     raise AppError([Problem(str(source), None, "not an app folder, gqlsync.yaml, .graphql schema or CloudFormation "
                                                 "template")])
 
@@ -164,10 +166,10 @@ def _on_current(schema: Path, current: Bundle) -> Bundle:
     return current.with_files(changed)
 
 
-def _from_template(template: Path, api_key: str | None) -> Bundle:
+def _from_template(template: Path, api_key: str) -> Bundle:
     from gqlsync.app.cloudformation import import_cloudformation
 
     with tempfile.TemporaryDirectory(prefix="gqlsync-deploy-") as tmp:
         out = Path(tmp) / "app"
-        import_cloudformation([template], template.parent, out, api_key=api_key or "da2-" + "0" * 26)
+        import_cloudformation([template], template.parent, out, api_key=api_key)
         return Bundle.from_folder(out)

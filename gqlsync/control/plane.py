@@ -106,6 +106,8 @@ class ControlPlane:
         self.default_api = default_api
         self._applied: dict[str, int] = {}
         self._keys: dict[str, tuple[StoredApiKey, ...]] = {}
+        #: versions a deploy on this node built while checking them, taken by the next install of that version
+        self._built: dict[tuple[str, int], Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -206,17 +208,27 @@ class ControlPlane:
         apis = [a for a in await self.store.apis() if self.server.apis.get(a.id) is not None]
         return apis[0].id if apis else None
 
-    def _folder(self, api_id: str, number: int) -> Path:
-        return self.state_dir / "apis" / api_id / f"v{number}"
+    def _folder(self, api_id: str, checksum: str) -> Path:
+        """Where a version's files are written out on this node: by content, so the folder a deploy is checked in
+        is the one it serves from (and versions with the same files share one)."""
+        return self.state_dir / "apis" / api_id / checksum.removeprefix("sha256:")[:24]
+
+    async def _written(self, api_id: str, bundle: Bundle) -> tuple[Path, bool]:
+        """The bundle's folder, written once; True when this call wrote it."""
+        folder = self._folder(api_id, bundle.checksum)
+        if (folder / ".complete").exists():
+            return folder, False
+        await asyncio.to_thread(bundle.write, folder)
+        (folder / ".complete").write_text(bundle.checksum)
+        return folder, True
 
     async def _app(self, record: ApiRecord, number: int, routing: Routing | None = None) -> App:
         """Version `number` as this node serves it: its files written out once, loaded, named for the API, with
         the API keys made through the admin API beside its manifest's."""
-        folder = self._folder(record.id, number)
-        if not (folder / ".complete").exists():
-            bundle = await self.store.bundle(record.id, number)
-            await asyncio.to_thread(bundle.write, folder)
-            (folder / ".complete").write_text(bundle.checksum)
+        checksum = next((v.checksum for v in await self.store.versions(record.id) if v.number == number), None)
+        folder = self._folder(record.id, checksum) if checksum else None
+        if folder is None or not (folder / ".complete").exists():
+            folder, _ = await self._written(record.id, await self.store.bundle(record.id, number))
         app = await asyncio.to_thread(load_app, folder)
         app = dataclasses.replace(app, name=record.name)
         if routing is not None and routing.api_keys:
@@ -240,14 +252,16 @@ class ControlPlane:
                 served = server.apis.get(api_id)
                 if served is None or served.version != str(routing.current) or keys_changed:
                     await server.install(await self._app(record, routing.current, routing), api_id=api_id,
-                                         version=str(routing.current))
+                                         version=str(routing.current),
+                                         prebuilt=self._prebuilt(api_id, routing.current, routing))
                 canary = routing.canary
                 live = server.apis.canary(api_id)
                 if canary is None:
                     server.end_canary(api_id)
                 elif live is None or live[0].version != str(canary.version) or keys_changed:
                     await server.install(await self._app(record, canary.version, routing), api_id=api_id,
-                                         version=str(canary.version), canary_weight=canary.weight)
+                                         version=str(canary.version), canary_weight=canary.weight,
+                                         prebuilt=self._prebuilt(api_id, canary.version, routing))
                 elif live[1] != canary.weight:
                     server.apis.set_canary(api_id, live[0], canary.weight)
             except AppError as exc:  # a stored version that does not build here (a missing handler file...)
@@ -260,6 +274,11 @@ class ControlPlane:
                                        "canary": dataclasses.asdict(routing.canary) if routing.canary else None,
                                        "revision": routing.revision})
 
+    def _prebuilt(self, api_id: str, number: int, routing: Routing) -> Any:
+        """The version as a deploy here already built it, if its API keys are the manifest's alone."""
+        built = self._built.pop((api_id, number), None)
+        return built if built is not None and not routing.api_keys else None
+
     # -- operations (the admin API calls these)
     async def api(self, name: str) -> ApiRecord:
         record = await self.store.api(name)
@@ -268,9 +287,26 @@ class ControlPlane:
         return record
 
     async def _check(self, record: ApiRecord | None, name: str, bundle: Bundle) -> tuple[Any, list[Problem]]:
-        """Build the bundle as a version would be, in a scratch folder; the version or the problems."""
+        """Build the bundle as a version would be: for an API that exists, in the folder it will serve from and
+        labelled with the number it will most likely get (so a deploy builds once); for a new one, in a scratch
+        folder. The version or the problems."""
         from gqlsync.server import build_served
 
+        if record is not None:
+            folder, wrote = await self._written(record.id, bundle)
+            numbers = [v.number for v in await self.store.versions(record.id)]
+            try:
+                app = dataclasses.replace(await asyncio.to_thread(load_app, folder), name=name)
+                server = self.server
+                served = await asyncio.to_thread(build_served, app, server.clients, server.metrics, server.hub,
+                                                 version=str(max(numbers, default=0) + 1), api_id=record.id)
+            except AppError as exc:
+                if wrote:
+                    import shutil
+
+                    await asyncio.to_thread(shutil.rmtree, folder, True)
+                return None, [_relative(p, folder) for p in exc.problems]
+            return served, []
         scratch = self.state_dir / "scratch"
         scratch.mkdir(parents=True, exist_ok=True)
         import tempfile
@@ -319,6 +355,8 @@ class ControlPlane:
             except StoreConflictError:
                 record = await self.api(name)
         version = await self.store.add_version(record.id, bundle, author, message)
+        if checked.version == str(version.number) and checked.api_id == record.id:
+            self._built[(record.id, version.number)] = checked  # served as checked: not built a second time
         planned: Canary | None = None
         for _ in range(10):
             routing = await self.store.routing(record.id)

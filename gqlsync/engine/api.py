@@ -256,7 +256,7 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
         return None
 
     def invoker(ds_name: str, config: ResolverConfig | FunctionConfig) -> Invoker:
-        return Invoker(app.name, data_sources[ds_name], metrics, config, max_calls)
+        return Invoker(app.name, data_sources[ds_name], metrics, config, max_calls, data_sources)
 
     functions: dict[str, Step] = {}
     for fn in app.functions.values():

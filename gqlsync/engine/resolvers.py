@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLResolveInfo
@@ -13,7 +13,15 @@ from gqlsync.app.model import FunctionConfig, ResolverConfig
 from gqlsync.datasources import Call, DataSource
 from gqlsync.errors import GqlsyncError, ResolverError
 from gqlsync.observe import Metrics
-from gqlsync.runtimes import Compiled, DataSourceCall, EarlyReturn, InfoView, RequestScope, ResolverContext
+from gqlsync.runtimes import (
+    Compiled,
+    DataSourceDirectory,
+    DataSourceInfo,
+    EarlyReturn,
+    InfoView,
+    RequestScope,
+    ResolverContext,
+)
 
 
 @dataclass
@@ -25,10 +33,29 @@ class Invoker:
     metrics: Metrics
     config: ResolverConfig | FunctionConfig | None
     max_calls: int = 10_000
+    #: Every data source of the app by name: native code may call any of them (`BoundCall.to`).
+    peers: Mapping[str, DataSource] = field(default_factory=dict)
 
-    def bind(self, ctx: ResolverContext) -> DataSourceCall:
+    def __post_init__(self) -> None:
+        self._peer_invokers: dict[str, Invoker] = {}
+        ds = self.data_source
+        self.info = DataSourceInfo(ds.name, ds.type, getattr(ds, "table", None))
+
+    def bind(self, ctx: ResolverContext) -> BoundCall:
         """The data-source call one resolver step may make (any number of times, within the request's bound)."""
-        return partial(self.__call__, call=Call(ctx.where, self.config, ctx.scope, ctx.arguments))
+        return BoundCall(self, Call(ctx.where, self.config, ctx.scope, ctx.arguments))
+
+    def peer(self, name: str) -> Invoker:
+        """The same path (this step's config, metrics, bound) to another data source of the app; KeyError if none."""
+        if name == self.data_source.name:
+            return self
+        invoker = self._peer_invokers.get(name)
+        if invoker is None:
+            if name not in self.peers:
+                raise KeyError(name)
+            invoker = Invoker(self.app, self.peers[name], self.metrics, self.config, self.max_calls, self.peers)
+            self._peer_invokers[name] = invoker
+        return invoker
 
     async def __call__(self, request: dict[str, Any], call: Call) -> Any:
         scope = call.scope
@@ -45,6 +72,29 @@ class Invoker:
             raise
         finally:
             self.metrics.datasource_latency.labels(self.app, ds.name, ds.type).observe(time.perf_counter() - start)
+
+
+class BoundCall:
+    """One step's data-source call (a `DataSourceCall`), and its way to the app's other data sources by name."""
+
+    __slots__ = ("call", "invoker")
+
+    def __init__(self, invoker: Invoker, call: Call) -> None:
+        self.invoker = invoker
+        self.call = call
+
+    async def __call__(self, request: dict[str, Any]) -> Any:
+        return await self.invoker(request, self.call)
+
+    @property
+    def info(self) -> DataSourceInfo:
+        return self.invoker.info
+
+    def to(self, name: str) -> DataSourceDirectory:
+        return BoundCall(self.invoker.peer(name), self.call)
+
+    def names(self) -> list[str]:
+        return sorted(self.invoker.peers) or [self.invoker.data_source.name]
 
 
 @dataclass

@@ -85,8 +85,11 @@ class Connection:
 
     @property
     def served(self) -> ServedApi:
-        """The API version current now: each new subscription or operation starts on it, and keeps it."""
-        return self.apis.current(self.api_id)
+        """The API version for this client now (the current one, or a canary for its share of clients, by the
+        same sticky split as HTTP requests): each new subscription or operation starts on it, and keeps it."""
+        h = self.auth_headers
+        client = h.get("x-gqlsync-client-id") or h.get("x-api-key") or h.get("authorization")
+        return self.apis.choose(self.api_id, client) or self.apis.current(self.api_id)
 
     # -- auth
     async def authenticate(self, headers: dict[str, str], facts: RequestFacts | None = None) -> AuthResult:

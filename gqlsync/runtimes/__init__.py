@@ -5,6 +5,8 @@ from gqlsync.runtimes.base import (
     CodeShapeError,
     Compiled,
     DataSourceCall,
+    DataSourceDirectory,
+    DataSourceInfo,
     EarlyReturn,
     Runtime,
     get_runtime,
@@ -12,5 +14,6 @@ from gqlsync.runtimes.base import (
 )
 from gqlsync.runtimes.context import InfoView, RequestScope, ResolverContext
 
-__all__ = ["RUNTIMES", "CodeShapeError", "Compiled", "DataSourceCall", "EarlyReturn", "InfoView", "RequestScope",
+__all__ = ["RUNTIMES", "CodeShapeError", "Compiled", "DataSourceCall", "DataSourceDirectory", "DataSourceInfo",
+           "EarlyReturn", "InfoView", "RequestScope",
            "ResolverContext", "Runtime", "get_runtime", "run_step"]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from gqlsync.app.model import CodeFile
 from gqlsync.errors import DataSourceError, ResolverError
@@ -15,6 +16,34 @@ RAISING_VERSION = "2017-02-28"
 
 #: How mapping code reaches its data source: the engine's metered, bounded path (a runtime never sees the source).
 DataSourceCall = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class DataSourceInfo:
+    """What code calling a data source by name may know of it: its name, AppSync type and (DynamoDB) table."""
+
+    name: str
+    type: str
+    table: str | None = None
+
+
+@runtime_checkable
+class DataSourceDirectory(Protocol):
+    """The `data_source` the engine hands `Compiled.run`, seen by a runtime whose code calls data sources by name.
+
+    Calling it sends a document to the step's own data source; `to(name)` is the same metered, bounded path to
+    another data source of the app (KeyError for a name the app does not have); `info` describes the one it
+    calls. Template runtimes only ever call it.
+    """
+
+    @property
+    def info(self) -> DataSourceInfo: ...
+
+    async def __call__(self, request: dict[str, Any]) -> Any: ...
+
+    def to(self, name: str) -> DataSourceDirectory: ...
+
+    def names(self) -> list[str]: ...
 
 
 class EarlyReturn(Exception):  # noqa: N818 - a control-flow signal, not an error

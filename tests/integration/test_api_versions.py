@@ -73,3 +73,25 @@ async def test_a_broken_version_is_refused_and_the_served_one_stays(tmp_path: Pa
     with pytest.raises(AppError, match="Strin"):
         await server.install(app)
     assert server.api.version == "1" and server.app.name == "tickets"
+
+
+async def test_a_replaced_version_is_closed_after_its_requests_had_their_time(tmp_path: Path) -> None:
+    import asyncio
+
+    server = GqlsyncServer(load_app(ROOT / "tests/apps/tickets"), ServerSettings())
+    async with live_server(server):
+        first = server.served
+        closed: list[str] = []
+
+        async def close() -> None:
+            closed.append(first.version)
+
+        object.__setattr__(first.api, "close", close)  # observe it (the version object is otherwise untouched)
+        first.api.limits["requestTimeoutSeconds"] = 0.1  # its requests are cut off after 0.1 s
+        await server.install(load_app(version_two(tmp_path)))
+        assert closed == []  # a request that started on version 1 may still be running
+        for _ in range(100):
+            if closed:
+                break
+            await asyncio.sleep(0.1)
+        assert closed == ["1"]

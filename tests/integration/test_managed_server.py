@@ -363,3 +363,33 @@ def test_admin_requests_signed_with_an_admitted_iam_key(tmp_path: Path, dynamodb
         assert code == 0 and "│ 1 │ current │" in out, out
     finally:
         serve.stop()
+
+
+def test_a_bare_schema_and_a_cloudformation_template_deploy(serve: Serve, tmp_path: Path) -> None:
+    prefix = f"s{uuid.uuid4().hex[:6]}_"
+    code, out = serve.cli("deploy", event_app(tmp_path / "v1", prefix), "--api", "events")
+    assert code == 0, out
+    # a bare schema (no gqlsync.yaml beside it) on top of the current version, with one template beside it
+    bare = tmp_path / "bare"
+    (bare / "resolvers").mkdir(parents=True)
+    (bare / "schema.graphql").write_text((EVENT_APP / "schema.graphql").read_text().replace(
+        "type Event {", "type Event {\n  venue: String", 1))
+    (bare / "resolvers" / "Query.getEvent.req.vtl").write_text(
+        (EVENT_APP / "resolvers" / "Query.getEvent.req.vtl").read_text() + "\n## from the bare folder\n")
+    code, out = serve.cli("deploy", bare / "schema.graphql", "--api", "events")
+    assert code == 0 and "schema.graphql on the current version's files" in out and "+ venue: String" in out, out
+    assert serve.query("{ listEvents(limit: 1) { items { venue } } }") == {"data": {"listEvents": {"items": []}}}
+    token = (tmp_path / "state" / "admin-token").read_text().strip()
+    files = httpx.post(serve.url + "/admin/graphql", json={"query": '{ files(api: "events") }'},
+                       headers={"authorization": f"Bearer {token}"}).json()["data"]["files"]
+    import base64
+
+    assert base64.b64decode(files["resolvers/Query.getEvent.req.vtl"]).endswith(b"## from the bare folder\n")
+    assert "gqlsync.yaml" in files and f"{prefix}events".encode() in base64.b64decode(files["gqlsync.yaml"])
+    # a CloudFormation template, imported as import-cfn would, with a fresh API key printed
+    code, out = serve.cli("deploy", ROOT / "tests/apps/cfn/notes.yaml", "--api", "notes")
+    assert code == 0 and "CloudFormation template notes.yaml (imported; API key da2-" in out, out
+    key = out.split("API key ")[1].split(")")[0]
+    r = httpx.post(serve.url + "/v1/apis/notes/graphql", json={"query": '{ echo(text: "hi") { text } }'},
+                   headers={"x-api-key": key})
+    assert r.json() == {"data": {"echo": {"text": "hi"}}}, r.text

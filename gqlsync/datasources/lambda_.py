@@ -176,6 +176,7 @@ class LambdaDataSource(WithoutConnections):
     type = "AWS_LAMBDA"
     config_type = LambdaConfig
     direct = True
+    batch_invoke = True
 
     def __init__(self, name: str, config: LambdaConfig, env: DataSourceEnv) -> None:
         self.name = name

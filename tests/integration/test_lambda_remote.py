@@ -129,3 +129,37 @@ def local_calls(c: GraphQLClient) -> int:
     """How many times the LocalBatch data source's handler ran."""
     source = c.server.served.api.data_sources["LocalBatch"]
     return int(source.function.function.invocations)  # type: ignore[attr-defined]
+
+
+async def test_the_lambda_serve_command_speaks_the_invoke_api(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import aioboto3
+    import httpx
+
+    from tests.services import free_port, wait_for_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "gqlsync.cli", "lambda", "serve", str(APP / "functions"),
+                             "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        wait_for_port(port, 30, proc)
+        session = aioboto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+        async with session.client("lambda", endpoint_url=f"http://127.0.0.1:{port}") as client:
+            answer = await client.invoke(FunctionName="echo", Payload=json.dumps({"arguments": {"msg": "x"}}))
+            assert json.loads(await answer["Payload"].read()) == "echo: x" and "FunctionError" not in answer
+            answer = await client.invoke(FunctionName="arn:aws:lambda:us-east-1:123456789012:function:fail")
+            assert answer["FunctionError"] == "Unhandled"
+            assert json.loads(await answer["Payload"].read())["errorType"] == "LookupError"
+            answer = await client.invoke(FunctionName="echo", InvocationType="DryRun")
+            assert answer["StatusCode"] == 204
+        async with httpx.AsyncClient() as http:
+            calls = (await http.get(f"http://127.0.0.1:{port}/_gqlsync/calls")).json()
+        assert calls["echo"] == {"invocations": 1, "throttles": 0} and calls["fail"]["invocations"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -1,4 +1,4 @@
-"""The `gqlsync` command: dev (embedded backends), serve, validate, import-cfn, worker streams, reindex."""
+"""The `gqlsync` command: dev (embedded backends), serve, validate, import-cfn, worker, reindex, lambda serve."""
 
 from __future__ import annotations
 
@@ -324,6 +324,43 @@ def worker_streams(
               + f"; checkpoints in {checkpoint_table or settings.state_dir}", highlight=False)
     asyncio.run(run_worker(app, Backends(dynamodb_endpoint, search_endpoint, region), settings,
                            metrics_port=metrics_port, table=table))
+
+
+lambda_cli = typer.Typer(no_args_is_help=True, help="Local Lambda functions behind the Lambda Invoke API.")
+cli.add_typer(lambda_cli, name="lambda")
+
+
+@lambda_cli.command("serve")
+def lambda_serve(
+    folder: Annotated[Path, typer.Argument(help="Each NAME.py in it with a `handler` function is function NAME.")],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9001,
+    function: Annotated[list[str] | None, typer.Option("--function", help=(
+        "NAME=file.py:function (relative to FOLDER): serve this handler as function NAME. Repeatable."))] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds a call may run (then: Sandbox.Timedout).")] = 10.0,
+    concurrency: Annotated[int | None, typer.Option(help=(
+        "Reserved concurrency of each function: calls beyond it are refused with 429 TooManyRequestsException."))]
+        = None,
+) -> None:
+    """Serve local Python handlers behind AWS Lambda's Invoke API (POST /2015-03-31/functions/NAME/invocations),
+    for data sources with `functionArn` and `endpoint: http://HOST:PORT`; GET /_gqlsync/calls counts the calls."""
+    import uvicorn
+
+    from gqlsync.lambda_api import LambdaHost
+
+    handlers = _assignments(function or [], "--function", "NAME=file.py:function")
+    try:
+        hosted = LambdaHost.from_dir(folder, handlers=handlers, timeout=timeout, concurrency=concurrency)
+    except ValueError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(2) from None
+    if not hosted.functions:
+        err.print(f"[red]{folder} has no NAME.py with a handler function, and no --function was given[/]",
+                  highlight=False)
+        raise typer.Exit(2)
+    err.print(f"[bold green]gqlsync[/] Lambda Invoke API on http://{host}:{port}: "
+              + ", ".join(sorted(hosted.functions)), highlight=False)
+    uvicorn.run(hosted.app(), host=host, port=port, log_level="warning", access_log=False)
 
 
 @cli.command()

@@ -64,6 +64,18 @@ def load_handler(spec: str, root: Path) -> Callable[..., Any]:
     return handler
 
 
+class FunctionTimeoutError(DataSourceError):
+    """The handler ran past its timeout (Lambda reports this as an Unhandled error of the sandbox)."""
+
+
+class FunctionFailedError(DataSourceError):
+    """The handler raised: `message` is Lambda's errorMessage, `error_type` its errorType (the exception's class)."""
+
+    def __init__(self, message: str, error_type: str, stack: list[str]) -> None:
+        super().__init__(message, error_type)
+        self.stack = stack
+
+
 class LocalFunction:
     """One local handler with a timeout; errors come back the way Lambda reports them."""
 
@@ -81,6 +93,8 @@ class LocalFunction:
                 return await asyncio.wait_for(self.handler(event, context), self.timeout)
             return await asyncio.wait_for(asyncio.to_thread(self.handler, event, context), self.timeout)
         except TimeoutError:
-            raise DataSourceError(f"Task timed out after {self.timeout:g} seconds", "Lambda:TimeoutError") from None
+            raise FunctionTimeoutError(f"Task timed out after {self.timeout:g} seconds",
+                                       "Lambda:TimeoutError") from None
         except Exception as exc:  # the handler's own error, reported like Lambda's errorType/errorMessage
-            raise DataSourceError(str(exc) or type(exc).__name__, type(exc).__name__) from None
+            stack = [line.rstrip("\n") for line in traceback.format_tb(exc.__traceback__)[1:]]
+            raise FunctionFailedError(str(exc) or type(exc).__name__, type(exc).__name__, stack) from None

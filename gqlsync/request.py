@@ -30,6 +30,8 @@ class RequestScope:
     subscription_filter: Any = None
     invalidation_filter: Any = None
     invalidations: list[dict[str, Any]] = field(default_factory=list)
+    #: Batch loaders of this request, one per resolver step that batches (keyed by the engine).
+    batches: dict[int, Any] = field(default_factory=dict)
 
     def log(self, level: str, message: str, where: str) -> None:
         entry = {"level": level, "message": message, "resolver": where}

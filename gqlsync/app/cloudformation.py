@@ -79,7 +79,6 @@ _SEARCH_PATH = re.compile(r"[\"']/([^/\"'\s$]+)/_search[\"'?]")
 _AMPLIFY_MAPPING = re.compile(r"^Searchable(\w+?)LambdaMapping(?:[0-9A-F]{8})?$")
 #: The APPSYNC_JS versions gqlsync's runtime implements.
 _JS_VERSIONS = ("1.0.0",)
-_BATCHING = "batched Lambda invocation (BatchInvoke with a batch size) is not supported"
 
 
 @dataclass(frozen=True)
@@ -123,11 +122,10 @@ _AUTH_PROVIDER = ("AuthenticationType UserPoolConfig.UserPoolId UserPoolConfig.A
                   "OpenIDConnectConfig.IatTTL OpenIDConnectConfig.AuthTTL LambdaAuthorizerConfig.AuthorizerUri "
                   "LambdaAuthorizerConfig.AuthorizerResultTtlInSeconds "
                   "LambdaAuthorizerConfig.IdentityValidationExpression")
-_MAPPING_CODE = ("DataSourceName RequestMappingTemplate RequestMappingTemplateS3Location ResponseMappingTemplate "
-                 "ResponseMappingTemplateS3Location SyncConfig.ConflictDetection SyncConfig.ConflictHandler "
-                 "SyncConfig.LambdaConflictHandlerConfig.LambdaConflictHandlerArn "
+_MAPPING_CODE = ("DataSourceName MaxBatchSize RequestMappingTemplate RequestMappingTemplateS3Location "
+                 "ResponseMappingTemplate ResponseMappingTemplateS3Location SyncConfig.ConflictDetection "
+                 "SyncConfig.ConflictHandler SyncConfig.LambdaConflictHandlerConfig.LambdaConflictHandlerArn "
                  "Runtime.Name Runtime.RuntimeVersion Code CodeS3Location")
-_BATCHING_RULES = {"MaxBatchSize": _Rule(_BATCHING)}
 _INDEX = "IndexName KeySchema Projection.ProjectionType Projection.NonKeyAttributes"
 _INDEX_CAPACITY = "ProvisionedThroughput OnDemandThroughput WarmThroughput ContributorInsightsSpecification"
 _STARTING = ("the worker starts from its checkpoint; with none yet, it first copies the table into the index "
@@ -162,14 +160,12 @@ RESOURCE_TYPES: dict[str, _Handling] = {
         refused={"HttpConfig.AuthorizationConfig": _Rule("signing HTTP requests (AWS_IAM) is not supported: gqlsync "
                                                          "would send them unsigned")}),
     "AWS::AppSync::FunctionConfiguration": _Handling(
-        carried=_paths(f"Name {_MAPPING_CODE}"), ignored=_paths("ApiId Description FunctionVersion"),
-        refused=_BATCHING_RULES),
+        carried=_paths(f"Name {_MAPPING_CODE}"), ignored=_paths("ApiId Description FunctionVersion")),
     "AWS::AppSync::Resolver": _Handling(
         carried=_paths(f"TypeName FieldName Kind PipelineConfig.Functions {_MAPPING_CODE}"),
         ignored=_paths("ApiId MetricsConfig"),
         noted={"CachingConfig": _Rule("gqlsync does not cache resolver results: every request runs the resolver, as "
-                                      "with caching off")},
-        refused=_BATCHING_RULES),
+                                      "with caching off")}),
     "AWS::DynamoDB::Table": _Handling(
         carried=_paths("TableName KeySchema AttributeDefinitions StreamSpecification.StreamViewType "
                        "TimeToLiveSpecification.AttributeName TimeToLiveSpecification.Enabled")
@@ -816,7 +812,21 @@ class _Importer(_Findings):
                 callers.setdefault(str(fn), []).append(f"{res.props.get('TypeName')}.{res.props.get('FieldName')}")
         return callers
 
-    def functions(self) -> dict[str, Any]:
+    def max_batch_size(self, res: Resource, spec: dict[str, Any], ds_type: str | None) -> None:
+        """MaxBatchSize onto `maxBatchSize` (Lambda only: on other data sources AppSync batches nothing)."""
+        raw = res.props.get("MaxBatchSize")
+        if raw in _OFF:
+            return
+        size = _whole(raw)
+        if size is None or size > 2000:
+            self.fail(res, "MaxBatchSize", f"{raw!r} is not a batch size (a whole number from 0 to 2000)")
+        elif ds_type != "AWS_LAMBDA":
+            self.notes.append(f"{res.label} MaxBatchSize is left out: it batches Lambda invocations only "
+                              f"(data source {spec.get('dataSource')} is {ds_type})")
+        else:
+            spec["maxBatchSize"] = size
+
+    def functions(self, data_sources: dict[str, Any] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         callers = self.pipeline_callers()
         for res in self.stacks.of_type("AWS::AppSync::FunctionConfiguration"):
@@ -826,6 +836,7 @@ class _Importer(_Findings):
             self.function_names[function_id(res)] = name
             spec: dict[str, Any] = {"dataSource": str(res.props.get("DataSourceName"))}
             self.mapping_code(res, spec, f"fn.{name}")
+            self.max_batch_size(res, spec, ((data_sources or {}).get(spec["dataSource"]) or {}).get("type"))
             if "response" not in spec and "code" not in spec:
                 spec["response"] = self.default_response(f"function {name}", f"fn.{name}.res.vtl")
             if res.props.get("SyncConfig"):
@@ -847,6 +858,11 @@ class _Importer(_Findings):
                 spec["dataSource"] = str(p.get("DataSourceName"))
             self.mapping_code(res, spec, coord)
             ds_type = (data_sources.get(spec.get("dataSource", "")) or {}).get("type")
+            if p.get("Kind") == "PIPELINE" and p.get("MaxBatchSize") not in _OFF:
+                self.notes.append(f"{res.label} MaxBatchSize is left out: a pipeline's functions batch their own "
+                                  "Lambda calls (their MaxBatchSize)")
+            elif p.get("Kind") != "PIPELINE":
+                self.max_batch_size(res, spec, ds_type)
             if "response" not in spec and "code" not in spec and "dataSource" in spec \
                     and ds_type not in (None, "AWS_LAMBDA"):
                 # a direct Lambda resolver needs no templates; any other unit resolver gets the default
@@ -1019,7 +1035,7 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
     imp.schema()
     auth, used_key = _Auth(stacks, handlers, iam_credentials or {}, imp.problems, imp.notes).manifest(api_key)
     data_sources = imp.data_sources()
-    functions = imp.functions()
+    functions = imp.functions(data_sources)
     resolvers = imp.resolvers(data_sources)
     tables = imp.tables()
     streams = imp.streams(functions, resolvers)

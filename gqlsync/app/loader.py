@@ -192,12 +192,16 @@ class _Builder:
             if spec["dataSource"] not in data_sources:
                 self.problem((*path, "dataSource"), f"function {name}: unknown data source {spec['dataSource']!r}")
             runtime = spec.get("runtime", "VTL")
+            ds = data_sources.get(spec["dataSource"])
+            if spec.get("maxBatchSize") and ds is not None and ds.type != "AWS_LAMBDA":
+                self.problem((*path, "maxBatchSize"), f"function {name}: maxBatchSize batches Lambda invocations; "
+                                                      f"data source {ds.name} is {ds.type}")
             out[name] = FunctionConfig(
                 name=name, data_source=spec["dataSource"], runtime=runtime,
                 request=self.code((*path, "request"), spec.get("request")),
                 response=self.code((*path, "response"), spec.get("response")),
                 code=self.code((*path, "code"), spec.get("code")),
-                line=self.doc.line_of(path), sync=self.sync(path, spec))
+                line=self.doc.line_of(path), sync=self.sync(path, spec), max_batch_size=spec.get("maxBatchSize"))
         return out
 
     def sync(self, path: tuple[str | int, ...], spec: dict[str, Any]) -> SyncConfig | None:
@@ -249,9 +253,13 @@ class _Builder:
                     if fn not in functions:
                         self.problem((*path, "functions", j), f"resolver {coord}: unknown function {fn!r}")
             # Which code files a resolver needs is its runtime's rule, checked when the version is built.
-            if "maxBatchSize" in spec:
-                self.problem((*path, "maxBatchSize"), f"resolver {coord}: maxBatchSize (batched Lambda invocation) "
-                                                      "is not supported yet; remove it")
+            if spec.get("maxBatchSize"):
+                if kind == "PIPELINE":
+                    self.problem((*path, "maxBatchSize"), f"resolver {coord}: maxBatchSize batches the Lambda calls "
+                                                          "of one step: set it on the pipeline's functions")
+                elif ds in data_sources and data_sources[ds].type != "AWS_LAMBDA":
+                    self.problem((*path, "maxBatchSize"), f"resolver {coord}: maxBatchSize batches Lambda "
+                                                          f"invocations; data source {ds} is {data_sources[ds].type}")
             out.append(ResolverConfig(
                 type_name=spec["type"], field_name=spec["field"], kind=kind, runtime=runtime,
                 data_source=ds,
@@ -259,7 +267,7 @@ class _Builder:
                 response=self.code((*path, "response"), spec.get("response")),
                 functions=tuple(spec.get("functions") or ()),
                 code=self.code((*path, "code"), spec.get("code")),
-                line=self.doc.line_of(path), sync=self.sync(path, spec)))
+                line=self.doc.line_of(path), sync=self.sync(path, spec), max_batch_size=spec.get("maxBatchSize")))
         return tuple(out)
 
     def streams(self, data_sources: dict[str, DataSourceConfig],

@@ -119,6 +119,8 @@ class FunctionConfig:
     code: CodeFile | None = None
     line: int | None = None
     sync: SyncConfig | None = None
+    #: AppSync's maxBatchSize: how many list items' BatchInvoke payloads one Lambda call takes (None: 5).
+    max_batch_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ class ResolverConfig:
     code: CodeFile | None = None
     line: int | None = None
     sync: SyncConfig | None = None
+    #: AppSync's maxBatchSize (Lambda BatchInvoke; a direct Lambda resolver batches only when it is set above 0).
+    max_batch_size: int | None = None
 
     @property
     def coordinate(self) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gqlsync.app.model import DataSourceConfig, FunctionConfig, ResolverConfig, TableConfig
+from gqlsync.datasources.batching import BatchLoader
 from gqlsync.datasources.clients import ClientProvider
 from gqlsync.registry import Registry, UnknownKind
 from gqlsync.request import RequestScope
@@ -24,6 +25,10 @@ class Call:
     config: ResolverConfig | FunctionConfig | None
     scope: RequestScope
     arguments: dict[str, Any] = field(default_factory=dict)  # the field's (a Lambda conflict handler gets them)
+    #: The request's batch loader of this step when its data source takes BatchInvoke; `expected` while the
+    #: loader counts the step as one that may still load.
+    batch: BatchLoader | None = None
+    expected: bool = False
 
     @property
     def identity(self) -> dict[str, Any] | None:
@@ -33,7 +38,10 @@ class Call:
 class DataSource(Protocol):
     """Takes exactly the request documents AppSync defines for its type; never sees GraphQL.
 
-    The server calls `start()` before the first request and `close()` at shutdown.
+    The server calls `start()` before the first request and `close()` at shutdown. A source with a true
+    `batch_invoke` attribute takes AppSync's `BatchInvoke` (a list of payloads in, a list of results out): the
+    engine then gathers a resolver's BatchInvoke requests across a request's list items
+    (gqlsync.datasources.batching) and sends them maxBatchSize at a time.
     """
 
     name: str

@@ -55,7 +55,7 @@ class ClientProvider:
     def __init__(self, settings: AwsSettings | None = None) -> None:
         self.settings = settings or AwsSettings()
         self._stack = AsyncExitStack()
-        self._clients: dict[tuple[str, str | None, str], Any] = {}
+        self._clients: dict[tuple[str, str | None, str, int | None, float | None], Any] = {}
         self._lock = asyncio.Lock()
         self._http: httpx.AsyncClient | None = None
         self._dynamodb: dict[tuple[str, str], DynamoDBWireClient] = {}
@@ -97,11 +97,14 @@ class ClientProvider:
                                     region_name=self.settings.region)
         return aioboto3.Session(region_name=self.settings.region)
 
-    async def aws(self, service: str, region: str | None = None, endpoint: str | None = None) -> Any:
+    async def aws(self, service: str, region: str | None = None, endpoint: str | None = None, *,
+                  max_attempts: int | None = None, read_timeout: float | None = None) -> Any:
+        """The aioboto3 client for (service, region, endpoint), created once; `max_attempts` and `read_timeout`
+        override the settings' for callers that retry themselves (Lambda) or wait longer."""
         region = region or self.settings.region
         if endpoint is None and service in ("dynamodb", "dynamodbstreams"):
             endpoint = self.settings.dynamodb_endpoint
-        key = (service, endpoint, region)
+        key = (service, endpoint, region, max_attempts, read_timeout)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -109,8 +112,8 @@ class ClientProvider:
             client = self._clients.get(key)
             if client is None:
                 s = self.settings
-                config = Config(connect_timeout=s.connect_timeout, read_timeout=s.read_timeout,
-                                retries={"max_attempts": s.max_attempts, "mode": "standard"},
+                config = Config(connect_timeout=s.connect_timeout, read_timeout=read_timeout or s.read_timeout,
+                                retries={"max_attempts": max_attempts or s.max_attempts, "mode": "standard"},
                                 max_pool_connections=s.max_pool_connections)
                 client = await self._stack.enter_async_context(
                     self._session(endpoint).client(service, region_name=region, endpoint_url=endpoint,

@@ -255,15 +255,16 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
             problems.append(Problem(str(app.manifest), line, f"{what}: {exc}"))
         return None
 
-    def invoker(ds_name: str, config: ResolverConfig | FunctionConfig) -> Invoker:
-        return Invoker(app.name, data_sources[ds_name], metrics, config, max_calls, data_sources)
+    def invoker(ds_name: str, config: ResolverConfig | FunctionConfig, code: Compiled) -> Invoker:
+        return Invoker(app.name, data_sources[ds_name], metrics, config, max_calls, data_sources,
+                       direct=not code.has_request)
 
     functions: dict[str, Step] = {}
     for fn in app.functions.values():
         compiled = compile_code(f"function {fn.name}", fn.runtime, fn.request, fn.response, fn.code, fn.line,
                                 data_sources[fn.data_source].direct)
         if compiled is not None:
-            functions[fn.name] = Step(fn.name, compiled, invoker(fn.data_source, fn))
+            functions[fn.name] = Step(fn.name, compiled, invoker(fn.data_source, fn, compiled))
 
     bound: list[tuple[ResolverConfig, FieldResolver]] = []
     for rc in app.resolvers:
@@ -281,7 +282,7 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
             compiled = compile_code(f"resolver {rc.coordinate}", rc.runtime, rc.request, rc.response, rc.code,
                                     rc.line, data_sources[rc.data_source].direct)
             if compiled is not None:
-                unit = Step(rc.coordinate, compiled, invoker(rc.data_source, rc))
+                unit = Step(rc.coordinate, compiled, invoker(rc.data_source, rc, compiled))
                 bound.append((rc, FieldResolver(rc.coordinate, unit=unit, max_calls=max_calls)))
         else:
             before_after = compile_code(f"resolver {rc.coordinate}", rc.runtime, rc.request, rc.response, rc.code,

@@ -11,7 +11,8 @@ from graphql import GraphQLResolveInfo
 
 from gqlsync.app.model import FunctionConfig, ResolverConfig
 from gqlsync.datasources import Call, DataSource
-from gqlsync.errors import GqlsyncError, ResolverError
+from gqlsync.datasources.batching import BatchLoader
+from gqlsync.errors import DataSourceError, GqlsyncError, ResolverError
 from gqlsync.observe import Metrics
 from gqlsync.runtimes import (
     Compiled,
@@ -23,10 +24,20 @@ from gqlsync.runtimes import (
     ResolverContext,
 )
 
+#: AppSync's batch size for BatchInvoke requests of a resolver that sets no maxBatchSize.
+DEFAULT_BATCH_SIZE = 5
+#: The keys of a batched result element that reports its item's error (AppSync's `data, errorMessage, errorType`).
+_ITEM_ERROR_KEYS = frozenset({"data", "errorMessage", "errorType"})
+
 
 @dataclass
 class Invoker:
-    """The one path from mapping code to a data source: bounded per request, metered, with the call context."""
+    """The one path from mapping code to a data source: bounded per request, metered, with the call context.
+
+    On a data source that takes BatchInvoke, a step's BatchInvoke request (or, for a step without request code,
+    its direct Invoke when the resolver sets maxBatchSize) goes through the request's batch loader of this step:
+    the payloads of all list items are sent maxBatchSize at a time and each step gets its element back.
+    """
 
     app: str
     data_source: DataSource
@@ -35,15 +46,24 @@ class Invoker:
     max_calls: int = 10_000
     #: Every data source of the app by name: native code may call any of them (`BoundCall.to`).
     peers: Mapping[str, DataSource] = field(default_factory=dict)
+    #: The step has no request code (a direct Lambda resolver): its Invoke batches when maxBatchSize > 0.
+    direct: bool = False
 
     def __post_init__(self) -> None:
         self._peer_invokers: dict[str, Invoker] = {}
         ds = self.data_source
         self.info = DataSourceInfo(ds.name, ds.type, getattr(ds, "table", None))
+        size = getattr(self.config, "max_batch_size", None)
+        self.batches = bool(getattr(ds, "batch_invoke", False))
+        self.batch_size = size or DEFAULT_BATCH_SIZE
+        self.batch_direct = self.batches and self.direct and bool(size)
+
+    def call_for(self, ctx: ResolverContext) -> Call:
+        return Call(ctx.where, self.config, ctx.scope, ctx.arguments)
 
     def bind(self, ctx: ResolverContext) -> BoundCall:
         """The data-source call one resolver step may make (any number of times, within the request's bound)."""
-        return BoundCall(self, Call(ctx.where, self.config, ctx.scope, ctx.arguments))
+        return BoundCall(self, self.call_for(ctx))
 
     def peer(self, name: str) -> Invoker:
         """The same path (this step's config, metrics, bound) to another data source of the app; KeyError if none."""
@@ -57,7 +77,42 @@ class Invoker:
             self._peer_invokers[name] = invoker
         return invoker
 
+    def loader(self, call: Call) -> BatchLoader:
+        """This step's batch loader in the call's request."""
+        loaders = call.scope.batches
+        loader: BatchLoader | None = loaders.get(id(self))
+        if loader is None:
+            loader = loaders[id(self)] = BatchLoader(self._send_batch, self.batch_size)
+        return loader
+
     async def __call__(self, request: dict[str, Any], call: Call) -> Any:
+        batch = call.batch
+        if batch is not None:
+            expected, call.expected = call.expected, False
+            op = request.get("operation", "Invoke")
+            if op == "BatchInvoke" or (self.batch_direct and op == "Invoke"):
+                element = await batch.load((request, call), expected=expected)
+                return self._item(element) if self.direct else element
+            if expected:
+                batch.release()
+        return await self._invoke(request, call)
+
+    async def _send_batch(self, items: list[tuple[dict[str, Any], Call]]) -> list[Any]:
+        """One BatchInvoke of the items' payloads, made as the first item's step would make it."""
+        first, call = items[0]
+        request = {**first, "operation": "BatchInvoke", "payload": [r.get("payload") for r, _ in items]}
+        out: list[Any] = await self._invoke(request, call)
+        return out
+
+    @staticmethod
+    def _item(element: Any) -> Any:
+        """A direct resolver's batched element: its value, or the item's error when it reports one."""
+        if isinstance(element, dict) and element.get("errorMessage") is not None and element.keys() <= _ITEM_ERROR_KEYS:
+            raise DataSourceError(str(element["errorMessage"]), str(element.get("errorType") or "Lambda:Unhandled"),
+                                  data=element.get("data"))
+        return element
+
+    async def _invoke(self, request: dict[str, Any], call: Call) -> Any:
         scope = call.scope
         scope.datasource_calls += 1
         if scope.datasource_calls > self.max_calls:
@@ -91,7 +146,8 @@ class BoundCall:
         return self.invoker.info
 
     def to(self, name: str) -> DataSourceDirectory:
-        return BoundCall(self.invoker.peer(name), self.call)
+        c = self.call  # a call of its own: the step's batch loader belongs to the step's own data source
+        return BoundCall(self.invoker.peer(name), Call(c.where, c.config, c.scope, c.arguments))
 
     def names(self) -> list[str]:
         return sorted(self.invoker.peers) or [self.invoker.data_source.name]
@@ -106,8 +162,24 @@ class Step:
     invoker: Invoker
 
     async def run(self, ctx: ResolverContext, *, raise_on_error: bool) -> Any:
-        """One step as its runtime runs it (request -> data source -> response for templates)."""
-        return await self.code.run(ctx, self.invoker.bind(ctx), raise_on_error=raise_on_error)
+        """One step as its runtime runs it (request -> data source -> response for templates).
+
+        On a data source that batches, the step's batch loader counts it as one that may still load until it
+        loads or ends, so the batch waits for every list item's step."""
+        invoker = self.invoker
+        call = invoker.call_for(ctx)
+        bound = BoundCall(invoker, call)
+        if not invoker.batches:
+            return await self.code.run(ctx, bound, raise_on_error=raise_on_error)
+        call.batch = invoker.loader(call)
+        call.batch.expect()
+        call.expected = True
+        try:
+            return await self.code.run(ctx, bound, raise_on_error=raise_on_error)
+        finally:
+            if call.expected:
+                call.expected = False
+                call.batch.release()
 
 
 class FieldResolver:

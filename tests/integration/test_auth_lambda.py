@@ -69,7 +69,7 @@ async def test_direct_lambda_resolver(c: GraphQLClient) -> None:
     assert (status, body) == (200, {"data": {"double": 42}})
     status, body = await ask(c, "{ double(n: -1) }", "allow")
     assert status == 200 and body["data"] == {"double": None}
-    assert body["errors"][0]["errorType"] == "ValueError" and body["errors"][0]["message"] == "n must not be negative"
+    assert body["errors"][0]["errorType"] == "Lambda:Unhandled" and body["errors"][0]["message"] == "n must not be negative"
 
 
 async def test_broken_handler_is_refused_at_load(tmp_path: object) -> None:

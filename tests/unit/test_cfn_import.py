@@ -99,14 +99,11 @@ def test_an_unknown_property_fails_the_import_naming_resource_and_property(
 
 def test_refused_properties_say_why_and_off_values_are_as_good_as_absent(tmp_path: Path) -> None:
     template = api_template()
-    template["Resources"]["GetNote"]["Properties"]["MaxBatchSize"] = 5
     template["Resources"]["Api"] = {**API, "Properties": {**API["Properties"], "XrayEnabled": False,
                                                           "IntrospectionConfig": "DISABLED"}}
     assert problems(tmp_path, write(tmp_path, "api.json", template)) == [
         "Api (AWS::AppSync::GraphQLApi) IntrospectionConfig: cannot be imported: turning introspection off is not "
-        "supported",
-        "GetNote (AWS::AppSync::Resolver) MaxBatchSize: cannot be imported: batched Lambda invocation (BatchInvoke "
-        "with a batch size) is not supported"]
+        "supported"]
     template["Resources"]["GetNote"]["Properties"]["MaxBatchSize"] = 0
     template["Resources"]["Api"]["Properties"]["IntrospectionConfig"] = "ENABLED"
     assert run(tmp_path, write(tmp_path, "api.json", template)).notes == []  # XrayEnabled false: nothing to note
@@ -216,6 +213,23 @@ def test_a_nested_stack_whose_template_is_not_given_fails_the_import(tmp_path: P
 def lambda_source(arn: Any) -> dict[str, Any]:
     return {"Type": "AWS::AppSync::DataSource", "Properties": {
         "Name": "Fn", "Type": "AWS_LAMBDA", "LambdaConfig": {"LambdaFunctionArn": arn}}}
+
+
+def test_max_batch_size_is_carried_for_lambda_and_noted_elsewhere(tmp_path: Path) -> None:
+    arn = "arn:aws:lambda:us-east-1:111122223333:function:notes-fn"
+    echo = {"Type": "AWS::AppSync::Resolver", "Properties": {
+        "TypeName": "Query", "FieldName": "echo", "DataSourceName": "Fn", "MaxBatchSize": 25}}
+    template = api_template(FnSource=lambda_source(arn), Echo=echo)
+    template["Resources"]["GetNote"]["Properties"]["MaxBatchSize"] = 5
+    handler = tmp_path / "src" / "fn.py"
+    handler.parent.mkdir()
+    handler.write_text("def handler(event, context):\n    return 'x'\n")
+    result = run(tmp_path, write(tmp_path, "api.json", template), lambdas={arn: f"{handler}:handler"})
+    resolvers = {r["field"]: r for r in manifest(tmp_path)["resolvers"]}
+    assert resolvers["echo"]["maxBatchSize"] == 25 and "maxBatchSize" not in resolvers["getNote"]
+    assert ("GetNote (AWS::AppSync::Resolver) MaxBatchSize is left out: it batches Lambda invocations only (data "
+            "source Notes is AMAZON_DYNAMODB)") in result.notes
+    load_app(tmp_path / "app")
 
 
 def test_a_lambda_data_source_needs_a_local_handler(tmp_path: Path) -> None:

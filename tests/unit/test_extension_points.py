@@ -51,13 +51,13 @@ def test_a_data_source_key_that_would_be_ignored_is_refused_where_it_is_written(
     assert any(where in p and reason in p for p in found), found
 
 
-def test_max_batch_size_is_refused_until_batching_lands(app_dir: Path) -> None:
+def test_max_batch_size_is_refused_where_it_would_be_ignored(app_dir: Path) -> None:
     manifest = app_dir / "gqlsync.yaml"
     manifest.write_text(manifest.read_text().replace("    field: getEvent\n", "    field: getEvent\n"
                                                      "    maxBatchSize: 10\n", 1))
     (p,) = problems(app_dir)
     assert f"gqlsync.yaml:{line_of(manifest, 'maxBatchSize')}:" in p and "maxBatchSize" in p
-    assert "not supported yet" in p
+    assert "batches Lambda invocations; data source EventsTable is AMAZON_DYNAMODB" in p
 
 
 def test_auth_mode_config_is_checked_by_the_mode(app_dir: Path) -> None:

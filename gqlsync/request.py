@@ -32,6 +32,8 @@ class RequestScope:
     invalidations: list[dict[str, Any]] = field(default_factory=list)
     #: Batch loaders of this request, one per resolver step that batches (keyed by the engine).
     batches: dict[int, Any] = field(default_factory=dict)
+    #: `evictFromApiCache` calls made: (type, field, caching-key values), applied when the request ends
+    cache_evictions: list[tuple[str, str, Any]] = field(default_factory=list)
 
     def log(self, level: str, message: str, where: str) -> None:
         entry = {"level": level, "message": message, "resolver": where}

@@ -19,6 +19,7 @@ from gqlsync.datasources.clients import aws_settings
 from gqlsync.datasources.dynamodb.tables import ensure_tables
 from gqlsync.datasources.search import SearchDataSource
 from gqlsync.engine.api import ApiVersion, build_api
+from gqlsync.engine.caching import Backend, backend_for
 from gqlsync.observe import Metrics
 from gqlsync.observe.versions import VersionWindow
 from gqlsync.realtime import RealtimeHub
@@ -56,13 +57,13 @@ class ServerSettings:
 
 
 def build_served(app: App, clients: ClientProvider, metrics: Metrics, publisher: RealtimeHub, *,
-                 version: str = "1", api_id: str | None = None) -> ServedApi:
+                 version: str = "1", api_id: str | None = None, cache_backend: Backend | None = None) -> ServedApi:
     """One app version, ready to install: its executable API and its authenticator. Raises AppError (file, line,
     reason) for anything that cannot work, so a broken version never replaces a working one."""
     problems: list[Problem] = []
     try:
         api = build_api(app, clients, metrics, lambda schema: AuthRules(schema, app.auth), publisher=publisher,
-                        api_id=api_id or app.name, version=version)
+                        api_id=api_id or app.name, version=version, cache_backend=cache_backend)
     except AppError as exc:
         problems.extend(exc.problems)
     try:
@@ -95,6 +96,8 @@ class GqlsyncServer:
         self.clients = ClientProvider(aws_settings(s.region, dynamodb_endpoint=s.dynamodb_endpoint,
                                                    search_endpoint=s.search_endpoint))
         self.hub = RealtimeHub(_broker(s))
+        #: where resolver results of apps with `caching:` are kept: Redis with --redis-url, else this process
+        self.cache_backend = backend_for(s.redis_url)
         self.apis = ApiRegistry()
         #: the API /graphql serves (None until one is installed)
         self.api_id: str | None = None
@@ -106,7 +109,8 @@ class GqlsyncServer:
             # Loading (and building below) fails fast with file/line problems: nothing half-broken is served.
             app = source if isinstance(source, App) else load_app(source)
             self.api_id = app.name
-            self.apis.install(build_served(app, self.clients, self.metrics, self.hub))
+            self.apis.install(build_served(app, self.clients, self.metrics, self.hub,
+                                           cache_backend=self.cache_backend))
         self._embedded: Any = None
         self._embedded_search: Any = None
         self.streams: StreamsService | None = None
@@ -173,7 +177,7 @@ class GqlsyncServer:
         # `prebuilt` is this very app already built with this version (a deploy's check)
         served = prebuilt if prebuilt is not None and prebuilt.version == version and prebuilt.api_id == api_id \
             else await asyncio.to_thread(build_served, app, self.clients, self.metrics, self.hub, version=version,
-                                         api_id=api_id)
+                                         api_id=api_id, cache_backend=self.cache_backend)
         if self._started:
             await self._start_embedded_search(served)
             if self.settings.create_tables:

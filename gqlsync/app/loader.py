@@ -18,11 +18,13 @@ from gqlsync.app.model import (
     App,
     AuthConfig,
     AuthProvider,
+    CachingConfig,
     CodeFile,
     DataSourceConfig,
     FunctionConfig,
     IndexConfig,
     KeyAttribute,
+    ResolverCachingConfig,
     ResolverConfig,
     StreamConfig,
     SyncConfig,
@@ -160,6 +162,7 @@ class _Builder:
             tables=tables,
             limits=dict(d.get("limits") or {}),
             streams=streams,
+            caching=self.caching(),
         )
 
     def auth(self) -> AuthConfig:
@@ -267,8 +270,35 @@ class _Builder:
                 response=self.code((*path, "response"), spec.get("response")),
                 functions=tuple(spec.get("functions") or ()),
                 code=self.code((*path, "code"), spec.get("code")),
-                line=self.doc.line_of(path), sync=self.sync(path, spec), max_batch_size=spec.get("maxBatchSize")))
+                line=self.doc.line_of(path), sync=self.sync(path, spec), max_batch_size=spec.get("maxBatchSize"),
+                caching=self.resolver_caching(path, coord, spec)))
         return tuple(out)
+
+    def caching(self) -> CachingConfig | None:
+        spec = self.data.get("caching")
+        if spec is None:
+            return None
+        return CachingConfig(spec["behavior"], float(spec.get("ttl", 3600)), self.doc.line_of(("caching",)))
+
+    def resolver_caching(self, path: tuple[str | int, ...], coord: str,
+                         spec: dict[str, Any]) -> ResolverCachingConfig | None:
+        c = spec.get("cachingConfig")
+        if c is None:
+            return None
+        from gqlsync.engine.caching import valid_key
+
+        keys = tuple(str(k) for k in c.get("cachingKeys") or ())
+        for j, k in enumerate(keys):
+            if not valid_key(k):
+                self.problem((*path, "cachingConfig", "cachingKeys", j),
+                             f"resolver {coord}: caching key {k!r} is not an entry of $context.arguments, "
+                             "$context.source or $context.identity (e.g. $context.arguments.id)")
+        if "caching" not in self.data:
+            self.problem((*path, "cachingConfig"), f"resolver {coord}: cachingConfig needs the API's caching: "
+                                                   "(behavior PER_RESOLVER_CACHING or FULL_REQUEST_CACHING)")
+        ttl = c.get("ttl")
+        return ResolverCachingConfig(float(ttl) if ttl is not None else None, keys,
+                                     self.doc.line_of((*path, "cachingConfig")))
 
     def streams(self, data_sources: dict[str, DataSourceConfig],
                 tables: tuple[TableConfig, ...]) -> tuple[StreamConfig, ...]:

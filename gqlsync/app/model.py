@@ -124,6 +124,24 @@ class FunctionConfig:
 
 
 @dataclass(frozen=True)
+class CachingConfig:
+    """The API's server-side cache (AppSync's ApiCache): FULL_REQUEST_CACHING or PER_RESOLVER_CACHING."""
+
+    behavior: str
+    ttl: float = 3600.0
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class ResolverCachingConfig:
+    """A resolver's `cachingConfig`: its TTL (None: the API's) and caching keys (`context.arguments.id`...)."""
+
+    ttl: float | None = None
+    keys: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class ResolverConfig:
     """A resolver bound to Type.field: UNIT (one data source) or PIPELINE (a list of functions)."""
 
@@ -140,6 +158,7 @@ class ResolverConfig:
     sync: SyncConfig | None = None
     #: AppSync's maxBatchSize (Lambda BatchInvoke; a direct Lambda resolver batches only when it is set above 0).
     max_batch_size: int | None = None
+    caching: ResolverCachingConfig | None = None
 
     @property
     def coordinate(self) -> str:
@@ -225,3 +244,4 @@ class App:
     tables: tuple[TableConfig, ...]
     limits: dict[str, Any] = field(default_factory=dict)
     streams: tuple[StreamConfig, ...] = ()
+    caching: CachingConfig | None = None

@@ -299,7 +299,8 @@ class ControlPlane:
                 app = dataclasses.replace(await asyncio.to_thread(load_app, folder), name=name)
                 server = self.server
                 served = await asyncio.to_thread(build_served, app, server.clients, server.metrics, server.hub,
-                                                 version=str(max(numbers, default=0) + 1), api_id=record.id)
+                                                 version=str(max(numbers, default=0) + 1), api_id=record.id,
+                                                 cache_backend=server.cache_backend)
             except AppError as exc:
                 if wrote:
                     import shutil

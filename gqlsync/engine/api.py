@@ -23,6 +23,7 @@ from graphql.execution.values import get_variable_values
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import App, CodeFile, FunctionConfig, ResolverConfig
 from gqlsync.datasources import ClientProvider, DataSource, DataSourceEnv, build_data_source
+from gqlsync.engine.caching import ApiCache, Backend, FieldCache, MemoryBackend, app_digest
 from gqlsync.engine.documents import DocumentCache
 from gqlsync.engine.errors import appsync_error, format_error
 from gqlsync.engine.resolvers import FieldResolver, Invoker, Step
@@ -70,8 +71,11 @@ class ApiVersion:
 
     def __init__(self, *, api_id: str, version: str, app: App, schema: GraphQLSchema,
                  data_sources: dict[str, DataSource], limits: dict[str, Any], metrics: Metrics,
-                 guard: FieldGuard | None = None, publisher: Publisher | None = None) -> None:
+                 guard: FieldGuard | None = None, publisher: Publisher | None = None,
+                 cache: ApiCache | None = None) -> None:
         self.api_id = api_id
+        #: the server-side cache (None: the app has no `caching:`)
+        self.cache = cache
         self.version = version
         self.app = app
         self.schema = schema
@@ -121,6 +125,14 @@ class ApiVersion:
             return _fail(f"Execution timed out after {self.limits['requestTimeoutSeconds']} seconds.",
                          "ExecutionTimeout", name, op_type)
         assert isinstance(result, ExecutionResult)
+        if scope.cache_evictions and self.cache is not None:
+            try:
+                for type_name, field_name, pairs in scope.cache_evictions:
+                    await self.cache.evict(type_name, field_name, pairs)
+            except Exception:
+                log.exception("evicting from the API cache failed", extra={"request_id": scope.request_id})
+                return _fail("The cache entries the resolvers evicted could not be removed.", "CacheEvictionFailed",
+                             name, op_type)
         if op is not None and op.operation == OperationType.MUTATION and self.publisher is not None:
             events = mutation_events(op, result.data, self.listeners)
             try:
@@ -223,7 +235,8 @@ class GuardedResolver:
 
 def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
               guard_factory: Callable[[GraphQLSchema], FieldGuard] | None = None, *,
-              publisher: Publisher | None = None, api_id: str | None = None, version: str = "1") -> ApiVersion:
+              publisher: Publisher | None = None, api_id: str | None = None, version: str = "1",
+              cache_backend: Backend | None = None) -> ApiVersion:
     """Compile everything an app needs into a new ApiVersion; raises AppError listing every problem (nothing
     is half-built). The schema is built fresh from the SDL for this version, so binding resolvers to it
     touches no object another version uses."""
@@ -231,6 +244,17 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
     schema = build_schema(app.schema_sdl, str(app.schema_file))
     limits = {**DEFAULT_LIMITS, **app.limits}
     max_calls = int(limits["maxResolverExecutions"])
+    cache = (ApiCache(app.caching, cache_backend or MemoryBackend(),
+                      f"{api_id or app.name}:{version}:{app_digest(app)}", metrics)
+             if app.caching is not None else None)
+    query_type = schema.query_type.name if schema.query_type else "Query"
+
+    def field_cache(rc: ResolverConfig) -> FieldCache | None:
+        if cache is None:
+            return None
+        return cache.for_resolver(rc.type_name, rc.field_name, rc.caching, query_type=query_type,
+                                  root=rc.type_name in (query_type, "Mutation", "Subscription"))
+
     problems: list[Problem] = []
     data_sources: dict[str, DataSource] = {}
     env = DataSourceEnv(clients, app.root)
@@ -283,14 +307,15 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
                                     rc.line, data_sources[rc.data_source].direct)
             if compiled is not None:
                 unit = Step(rc.coordinate, compiled, invoker(rc.data_source, rc, compiled))
-                bound.append((rc, FieldResolver(rc.coordinate, unit=unit, max_calls=max_calls)))
+                bound.append((rc, FieldResolver(rc.coordinate, unit=unit, max_calls=max_calls,
+                                                cache=field_cache(rc))))
         else:
             before_after = compile_code(f"resolver {rc.coordinate}", rc.runtime, rc.request, rc.response, rc.code,
                                         rc.line)
             steps = tuple(functions[f] for f in rc.functions if f in functions)
             if len(steps) == len(rc.functions):
                 bound.append((rc, FieldResolver(rc.coordinate, before_after=before_after, steps=steps,
-                                                max_calls=max_calls)))
+                                                max_calls=max_calls, cache=field_cache(rc))))
     if problems:
         raise AppError(problems)
     for rc, resolver in bound:
@@ -305,4 +330,5 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
                     if not guard.unrestricted(type_.name, name):
                         f.resolve = GuardedResolver(f.resolve or default_field_resolver, type_.name, name, guard)
     return ApiVersion(api_id=api_id or app.name, version=version, app=app, schema=schema,
-                      data_sources=data_sources, limits=limits, metrics=metrics, guard=guard, publisher=publisher)
+                      data_sources=data_sources, limits=limits, metrics=metrics, guard=guard, publisher=publisher,
+                      cache=cache)

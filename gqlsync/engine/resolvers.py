@@ -12,6 +12,7 @@ from graphql import GraphQLResolveInfo
 from gqlsync.app.model import FunctionConfig, ResolverConfig
 from gqlsync.datasources import Call, DataSource
 from gqlsync.datasources.batching import BatchLoader
+from gqlsync.engine.caching import MISS, FieldCache
 from gqlsync.errors import DataSourceError, GqlsyncError, ResolverError
 from gqlsync.observe import Metrics
 from gqlsync.runtimes import (
@@ -186,12 +187,13 @@ class FieldResolver:
     """The graphql-core resolver of one Type.field: UNIT (one step) or PIPELINE (before, steps, after)."""
 
     def __init__(self, coordinate: str, *, unit: Step | None = None, before_after: Compiled | None = None,
-                 steps: tuple[Step, ...] = (), max_calls: int = 10_000) -> None:
+                 steps: tuple[Step, ...] = (), max_calls: int = 10_000, cache: FieldCache | None = None) -> None:
         self.coordinate = coordinate
         self.unit = unit
         self.before_after = before_after
         self.steps = steps
         self.max_calls = max_calls
+        self.cache = cache
 
     def _context(self, scope: RequestScope, source: Any, info: GraphQLResolveInfo,
                  args: dict[str, Any]) -> ResolverContext:
@@ -203,6 +205,25 @@ class FieldResolver:
                                where=self.coordinate, path=info.path.as_list())
 
     async def __call__(self, source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        if self.cache is not None:
+            return await self._cached(source, info, args)
+        return await self._resolve(source, info, args)
+
+    async def _cached(self, source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
+        """The cached result for these caching keys, else the resolver's (kept when it had no errors)."""
+        assert self.cache is not None
+        scope: RequestScope = info.context
+        key = self.cache.key(args, scope.identity, source)
+        value = await self.cache.get(key)
+        if value is not MISS:
+            return value
+        errors = len(scope.appended_errors)
+        value = await self._resolve(source, info, args)
+        if len(scope.appended_errors) == errors:
+            await self.cache.set(key, value)
+        return value
+
+    async def _resolve(self, source: Any, info: GraphQLResolveInfo, args: dict[str, Any]) -> Any:
         ctx = self._context(info.context, source, info, args)
         if self.unit is not None:
             try:

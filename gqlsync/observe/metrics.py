@@ -23,6 +23,8 @@ class Metrics:
                                             registry=self.registry)
         self.version_requests = Counter("gqlsync_version_requests", "Requests per API version, ok or with errors",
                                         ["api", "version", "outcome"], registry=self.registry)
+        self.cache_requests = Counter("gqlsync_cache_requests", "Server-side cache lookups per resolver, hit or miss",
+                                      ["app", "field", "outcome"], registry=self.registry)
         self.datasource_errors = Counter("gqlsync_datasource_errors", "Data-source calls that failed",
                                          ["app", "datasource", "type", "error_type"], registry=self.registry)
 

@@ -146,7 +146,8 @@ class Invocation:
 
 
 _ALLOWED = frozenset(UTIL_NAMES)
-_EXTENSIONS = frozenset({"setSubscriptionFilter", "setSubscriptionInvalidationFilter", "invalidateSubscriptions"})
+_EXTENSIONS = frozenset({"setSubscriptionFilter", "setSubscriptionInvalidationFilter", "invalidateSubscriptions",
+                         "evictFromApiCache"})
 _INFO = frozenset({"variables", "selectionSetList", "selectionSetGraphQL"})
 _VOID = frozenset({"appendError", "validate", "http.addResponseHeader", "http.addResponseHeaders", "log",
                    *(f"extensions.{n}" for n in _EXTENSIONS)})

@@ -59,8 +59,8 @@ var __gqlsync = (function () {
   const runtime = { earlyReturn(value) { throw new Early(value === undefined ? null : value); } };
 
   const extensions = {};
-  bind(extensions, ["setSubscriptionFilter", "setSubscriptionInvalidationFilter", "invalidateSubscriptions"],
-       "extensions.");
+  bind(extensions, ["setSubscriptionFilter", "setSubscriptionInvalidationFilter", "invalidateSubscriptions",
+                    "evictFromApiCache"], "extensions.");
 
   const ddb = {};
   bind(ddb, ["get", "put", "update", "remove", "query", "scan", "sync", "batchGet", "batchPut", "batchDelete",

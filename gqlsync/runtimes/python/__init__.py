@@ -21,11 +21,11 @@ from gqlsync.runtimes.context import ResolverContext
 from gqlsync.runtimes.python.context import Context, Info
 from gqlsync.runtimes.python.datasources import DataSource, DataSources, DynamoDB, Http, Lambda, Search
 from gqlsync.runtimes.python.loader import ResolverModule, load_module
-from gqlsync.runtimes.python.pyutil import CURRENT, PythonUtil, early_return, util
+from gqlsync.runtimes.python.pyutil import CURRENT, PythonUtil, early_return, extensions, util
 
 __all__ = ["Context", "DataSource", "DataSourceError", "DataSources", "DynamoDB", "EarlyReturn", "Http", "Info",
            "Lambda", "PythonCompiled", "PythonRuntime", "PythonUtil", "ResolverError", "Search",
-           "UnauthorizedError", "early_return", "util"]
+           "UnauthorizedError", "early_return", "extensions", "util"]
 
 log = logging.getLogger("gqlsync.runtimes.python")
 

@@ -100,4 +100,17 @@ def early_return(value: Any = None) -> NoReturn:
     raise EarlyReturn(value)
 
 
+class PythonExtensions:
+    """`from gqlsync.runtimes.python import extensions`: AppSync's `extensions` for the invocation running now
+    (`evict_from_api_cache`, subscription filters and invalidation), in AppSync's names and snake_case."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        from gqlsync.runtimes.vtl.extensions import Extensions
+
+        return _lookup(Extensions(_current()), name)
+
+
 util = PythonUtil()
+extensions = PythonExtensions()

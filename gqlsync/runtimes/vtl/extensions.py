@@ -36,6 +36,14 @@ class Extensions:
         self._ctx.scope.invalidation_filter = _filter(flt)
         return ""
 
+    def evictFromApiCache(self, type_name: Any, field_name: Any, pairs: Any) -> str:  # noqa: N802
+        """Remove the cached result of `type.field` whose caching keys have these values
+        (`{"context.arguments.id": ...}`), once the request ends."""
+        if not isinstance(type_name, str) or not isinstance(field_name, str) or not isinstance(pairs, dict):
+            raise ResolverError("evictFromApiCache takes (typeName, fieldName, {cachingKey: value})", "MappingTemplate")
+        self._ctx.scope.cache_evictions.append((type_name, field_name, dict(pairs)))
+        return ""
+
     def invalidateSubscriptions(self, spec: Any) -> str:  # noqa: N802
         if not isinstance(spec, dict) or not isinstance(spec.get("subscriptionField"), str):
             raise ResolverError("invalidateSubscriptions takes {subscriptionField, payload}", "MappingTemplate")

@@ -248,8 +248,10 @@ class HttpDataSource:
             if tls is not None:
                 trust = (f"config.caBundle {self.config.ca_bundle}" if self.config.ca_bundle
                          else "the system's CA store (config.caBundle names a private CA)")
-                raise DataSourceError(f"TLS connection to {self.endpoint} failed: {getattr(tls, 'reason', None) or tls}"
-                                      f" ({tls}; verified against {trust})", "HTTP:TLSError") from None
+                why = getattr(tls, "verify_message", None) or str(tls)
+                raise DataSourceError(f"TLS connection to {self.endpoint} failed: {why} "
+                                      f"({getattr(tls, 'reason', None) or type(tls).__name__}; verified against "
+                                      f"{trust})", "HTTP:TLSError") from None
             raise DataSourceError(f"HTTP request to {self.endpoint} failed: {type(exc).__name__}: {exc}",
                                   "HTTP:ConnectionError") from None
         return {"statusCode": resp.status_code, "headers": _headers(resp), "body": resp.text}

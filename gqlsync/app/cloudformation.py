@@ -154,11 +154,12 @@ RESOURCE_TYPES: dict[str, _Handling] = {
         carried=_paths("Name Type Description DynamoDBConfig.TableName DynamoDBConfig.AwsRegion "
                        "DynamoDBConfig.Versioned DynamoDBConfig.UseCallerCredentials DynamoDBConfig.DeltaSyncConfig "
                        "LambdaConfig.LambdaFunctionArn HttpConfig.Endpoint OpenSearchServiceConfig.Endpoint "
-                       "OpenSearchServiceConfig.AwsRegion ElasticsearchConfig.Endpoint ElasticsearchConfig.AwsRegion"),
+                       "OpenSearchServiceConfig.AwsRegion ElasticsearchConfig.Endpoint ElasticsearchConfig.AwsRegion "
+                       "HttpConfig.AuthorizationConfig.AuthorizationType "
+                       "HttpConfig.AuthorizationConfig.AwsIamConfig.SigningRegion "
+                       "HttpConfig.AuthorizationConfig.AwsIamConfig.SigningServiceName"),
         # the configs of data-source types gqlsync does not serve: the Type check refuses those data sources
-        ignored=_paths("ApiId ServiceRoleArn MetricsConfig RelationalDatabaseConfig EventBridgeConfig"),
-        refused={"HttpConfig.AuthorizationConfig": _Rule("signing HTTP requests (AWS_IAM) is not supported: gqlsync "
-                                                         "would send them unsigned")}),
+        ignored=_paths("ApiId ServiceRoleArn MetricsConfig RelationalDatabaseConfig EventBridgeConfig")),
     "AWS::AppSync::FunctionConfiguration": _Handling(
         carried=_paths(f"Name {_MAPPING_CODE}"), ignored=_paths("ApiId Description FunctionVersion")),
     "AWS::AppSync::Resolver": _Handling(
@@ -722,7 +723,14 @@ class _Importer(_Findings):
             elif p["Type"] == "AMAZON_DYNAMODB":
                 entry["config"] = self.dynamodb_config(res)
             elif p["Type"] == "HTTP":
-                entry["config"] = {"endpoint": (p.get("HttpConfig") or {}).get("Endpoint")}
+                http = p.get("HttpConfig") or {}
+                entry["config"] = {"endpoint": http.get("Endpoint")}
+                if http.get("AuthorizationConfig"):  # AWS_IAM: signed with the server's credentials, as AppSync's role
+                    auth, iam = http["AuthorizationConfig"], http["AuthorizationConfig"].get("AwsIamConfig") or {}
+                    keys = (("SigningRegion", "signingRegion"), ("SigningServiceName", "signingServiceName"))
+                    entry["config"]["authorizationConfig"] = {
+                        "authorizationType": auth.get("AuthorizationType"),
+                        **({"awsIamConfig": {ours: iam[cfn] for cfn, ours in keys if cfn in iam}} if iam else {})}
             elif p["Type"] in ("AMAZON_OPENSEARCH_SERVICE", "AMAZON_ELASTICSEARCH"):
                 entry["config"] = self.search_config(res)
             elif p["Type"] == "AWS_LAMBDA":

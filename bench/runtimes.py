@@ -222,6 +222,7 @@ def main() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started with SIGINT ignored (a background job)
     scratch = Path(tempfile.mkdtemp(prefix="gqlsync-runtimes-"))
     try:
         ddb.start()

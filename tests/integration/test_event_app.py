@@ -1,6 +1,9 @@
 """The Event app over HTTP on DynamoDB Local: every field, pagination, nesting, and bad input.
 
-Run twice: on examples/event-app (VTL resolvers) and on tests/apps/event-app-js (the same app in APPSYNC_JS).
+One suite, every test run on each of the three resolver runtimes, asserting the same things on each:
+examples/event-app (VTL), tests/apps/event-app-js (APPSYNC_JS) and tests/apps/event-app-py (PYTHON) are the
+same app (schema, data sources, tables, name). What only the Python app does (its deleteEvent also deletes the
+event's comments) is tested in tests/integration/test_python_runtime.py; nothing here depends on it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,15 @@ from tests.helpers import EVENT_APP, ROOT, GraphQLClient, dynamodb_server
 
 pytestmark = pytest.mark.integration
 
-EVENT_APPS = {"vtl": EVENT_APP, "js": ROOT / "tests" / "apps" / "event-app-js"}
+EVENT_APPS = {
+    "vtl": EVENT_APP,
+    "js": ROOT / "tests" / "apps" / "event-app-js",
+    "python": ROOT / "tests" / "apps" / "event-app-py",
+}
+RUNTIMES = {"vtl": {"VTL"}, "js": {"APPSYNC_JS"}, "python": {"PYTHON"}}
 
 
-@pytest.fixture(params=sorted(EVENT_APPS))
+@pytest.fixture(params=list(EVENT_APPS))
 async def event_client(request: pytest.FixtureRequest, dynamodb_endpoint: str) -> AsyncIterator[GraphQLClient]:
     async with GraphQLClient(dynamodb_server(load_app(EVENT_APPS[request.param]), dynamodb_endpoint)) as client:
         yield client
@@ -36,6 +44,16 @@ async def create_event(c: GraphQLClient, name: str) -> dict:
     return r["data"]["createEvent"]
 
 
+async def test_the_same_app_in_each_runtime(event_client: GraphQLClient, request: pytest.FixtureRequest) -> None:
+    app = event_client.server.app
+    runtime = request.node.callspec.params["event_client"]
+    assert {r.runtime for r in app.resolvers} == RUNTIMES[runtime]
+    vtl = load_app(EVENT_APP)
+    assert app.name == vtl.name
+    assert {r.coordinate: r.data_source for r in app.resolvers} == {r.coordinate: r.data_source for r in vtl.resolvers}
+    assert app.schema_sdl == vtl.schema_sdl
+
+
 async def test_create_get_delete(event_client: GraphQLClient) -> None:
     ev = await create_event(event_client, "Launch")
     assert ev["name"] == "Launch" and ev["where"] == "Berlin" and len(ev["id"]) == 36
@@ -45,6 +63,8 @@ async def test_create_get_delete(event_client: GraphQLClient) -> None:
     assert deleted["data"]["deleteEvent"] == {"id": ev["id"], "name": "Launch"}
     gone = await event_client.query("query($id: ID!) { getEvent(id: $id) { id } }", {"id": ev["id"]})
     assert gone == {"data": {"getEvent": None}}
+    again = await event_client.query("mutation($id: ID!) { deleteEvent(id: $id) { id } }", {"id": ev["id"]})
+    assert again == {"data": {"deleteEvent": None}}
 
 
 async def test_list_events_paginates_through_everything(event_client: GraphQLClient) -> None:

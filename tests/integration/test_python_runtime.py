@@ -1,7 +1,8 @@
-"""The Event app with every resolver in Python (tests/apps/event-app-py) over HTTP on DynamoDB Local.
+"""What only the Python Event app (tests/apps/event-app-py) does, over HTTP on DynamoDB Local.
 
-The Event app's behaviours are the ones tests/integration/test_event_app.py checks: its tests are imported here
-and run against the Python app through this module's `event_client`.
+The behaviours it shares with the VTL and APPSYNC_JS apps are tested by tests/integration/test_event_app.py, one
+suite parametrized over the three runtimes; here: its deleteEvent also deletes the event's comments (a second data
+source, called by name), and those calls are metered per data source.
 """
 
 from __future__ import annotations
@@ -12,16 +13,7 @@ import pytest
 
 from gqlsync.app import load_app
 from tests.helpers import ROOT, GraphQLClient, dynamodb_server
-from tests.integration.test_event_app import (  # noqa: F401 - collected here, against the Python app
-    COMMENT,
-    create_event,
-    test_create_get_delete,
-    test_list_events_paginates_through_everything,
-    test_list_events_with_comments_nested,
-    test_nested_comments_paginated,
-    test_operation_name_selects_among_several,
-    test_variable_coercion_errors,
-)
+from tests.integration.test_event_app import COMMENT, create_event
 
 pytestmark = pytest.mark.integration
 
@@ -69,5 +61,5 @@ async def test_calls_by_name_are_metered_per_data_source(event_client: GraphQLCl
     await event_client.query("mutation($id: ID!) { deleteEvent(id: $id) { id } }", {"id": ev["id"]})
     metrics = (await event_client.http.get("/metrics")).text
     for ds in ("EventsTable", "CommentsTable"):  # deleteEvent's own data source and the one it calls by name
-        assert f'gqlsync_datasource_seconds_count{{app="event-app-py",datasource="{ds}",type="AMAZON_DYNAMODB"}}' \
+        assert f'gqlsync_datasource_seconds_count{{app="event-app",datasource="{ds}",type="AMAZON_DYNAMODB"}}' \
             in metrics

@@ -68,6 +68,8 @@ RETRYABLE_ERRORS: dict[str, RetryKind] = {
     # the HTTP data source: its connection failures include ones after the request was sent
     "HTTP:ConnectionError": "transient",
     "HTTP:Timeout": "transient",
+    # a search cluster that is down or hangs
+    "OpenSearch:ConnectionError": "transient",
     TIMEOUT: "transient",
 }
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -164,6 +165,7 @@ class Gate:
 
 #: The process's gates by data-source identity; a gate lives while some app version's limiter holds it.
 _GATES: weakref.WeakValueDictionary[tuple[Any, ...], Gate] = weakref.WeakValueDictionary()
+_GATES_LOCK = threading.Lock()  # the control plane builds versions in worker threads
 
 
 def identity(api: str, config: DataSourceConfig) -> tuple[Any, ...]:
@@ -172,10 +174,11 @@ def identity(api: str, config: DataSourceConfig) -> tuple[Any, ...]:
 
 
 def gate_for(key: tuple[Any, ...]) -> Gate:
-    gate = _GATES.get(key)
-    if gate is None:
-        gate = _GATES[key] = Gate()
-    return gate
+    with _GATES_LOCK:
+        gate = _GATES.get(key)
+        if gate is None:
+            gate = _GATES[key] = Gate()
+        return gate
 
 
 class LimitMeter(Protocol):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 
 class GqlsyncError(Exception):
@@ -32,19 +32,28 @@ class UnauthorizedError(ResolverError):
     error_type = "Unauthorized"
 
 
+#: How safe a failed data-source call is to try again (gqlsync.datasources.limits reads it):
+#: "unsent" — it failed before the request left gqlsync (connection refused, DNS): safe for any call;
+#: "rejected" — the backend refused it without acting on it (throttling): safe for any call;
+#: "transient" — it may have reached the backend (timeout, reset connection, 5xx-like): safe only for reads.
+RetryKind = Literal["unsent", "rejected", "transient"]
+
+
 class DataSourceError(GqlsyncError):
     """A data source call failed: service error, timeout, endpoint down.
 
     `result` is what the response mapping code sees as `$ctx.result` beside `$ctx.error`
-    (e.g. a transaction's cancellation reasons).
+    (e.g. a transaction's cancellation reasons). `retry` says whether it may be retried (None: never, unless
+    gqlsync.datasources.limits knows its errorType).
     """
 
     error_type = "DataSource"
 
     def __init__(self, message: str, error_type: str | None = None, data: Any = None,
-                 error_info: Any = None, result: Any = None) -> None:
+                 error_info: Any = None, result: Any = None, retry: RetryKind | None = None) -> None:
         super().__init__(message, error_type, data, error_info)
         self.result = result
+        self.retry = retry
 
 
 class RequestError(GqlsyncError):

@@ -21,6 +21,7 @@ from gqlsync.app.model import (
     CachingConfig,
     CodeFile,
     DataSourceConfig,
+    DataSourceLimits,
     FunctionConfig,
     IndexConfig,
     KeyAttribute,
@@ -133,7 +134,8 @@ class _Builder:
             name: DataSourceConfig(name, spec["type"], dict(spec.get("config") or {}),
                                    self.doc.line_of(("dataSources", name)),
                                    {key: self.doc.line_of(("dataSources", name, *key.split(".")))
-                                    for key in ("type", *(f"config.{k}" for k in spec.get("config") or {}))})
+                                    for key in ("type", *(f"config.{k}" for k in spec.get("config") or {}))},
+                                   self.data_source_limits(name, spec), spec.get("enabled", True))
             for name, spec in (d.get("dataSources") or {}).items()
         }
         functions = self.functions(data_sources)
@@ -164,6 +166,22 @@ class _Builder:
             streams=streams,
             caching=self.caching(),
         )
+
+    def data_source_limits(self, name: str, spec: dict[str, Any]) -> DataSourceLimits | None:
+        """`limits:` of one data source (types and ranges are the JSON Schema's; the keys' interplay is here)."""
+        if "limits" not in spec:
+            return None
+        raw = spec["limits"] or {}
+        path = ("dataSources", name, "limits")
+        limits = DataSourceLimits(raw.get("maxConcurrency"), raw.get("timeoutMs"), raw.get("retries", 0),
+                                  raw.get("queueTimeoutMs"))
+        if limits.queue_timeout_ms is not None and limits.max_concurrency is None:
+            self.problem((*path, "queueTimeoutMs"), f"dataSources.{name}.limits.queueTimeoutMs: calls queue only "
+                                                    "behind maxConcurrency; set limits.maxConcurrency too")
+        if spec["type"] == "NONE" and (limits.max_concurrency or limits.timeout_ms or limits.retries):
+            self.problem(path, f"dataSources.{name}.limits: a NONE data source calls no backend; limits have "
+                               "nothing to protect")
+        return limits
 
     def auth(self) -> AuthConfig:
         spec = self.data.get("auth") or {}

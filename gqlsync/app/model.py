@@ -63,6 +63,20 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class DataSourceLimits:
+    """How gqlsync protects a data source's backend (`limits:` beside `type`/`config`; None: no bound).
+
+    At most `max_concurrency` calls in flight per process (excess calls wait up to `queue_timeout_ms`, then fail
+    with DataSource:Throttled); each attempt cut off after `timeout_ms` (DataSource:Timeout); up to `retries`
+    further attempts of a call that failed in a way that is safe to retry (gqlsync.datasources.limits)."""
+
+    max_concurrency: int | None = None
+    timeout_ms: int | None = None
+    retries: int = 0
+    queue_timeout_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class DataSourceConfig:
     """A named data source: its type and type-specific config (tableName, endpoint, ...)."""
 
@@ -72,6 +86,10 @@ class DataSourceConfig:
     line: int | None = None
     #: Manifest line of `type` and of each `config.<key>`, so a refused key is reported where it is written.
     key_lines: dict[str, int | None] = field(default_factory=dict)
+    #: The backend protection of `limits:` (None: calls go straight through).
+    limits: DataSourceLimits | None = None
+    #: `enabled: false`: every call to the source fails with DataSource:Disabled; the rest of the app serves.
+    enabled: bool = True
 
     def line_of(self, key: str | None) -> int | None:
         """The line of `key` (`config.a.b` falls back to `config.a`, then to the data source's own line)."""

@@ -23,6 +23,7 @@ from graphql.execution.values import get_variable_values
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import App, CodeFile, FunctionConfig, ResolverConfig
 from gqlsync.datasources import ClientProvider, DataSource, DataSourceEnv, build_data_source
+from gqlsync.datasources.limits import build_limiters
 from gqlsync.engine.caching import ApiCache, Backend, FieldCache, MemoryBackend, app_digest
 from gqlsync.engine.documents import DocumentCache
 from gqlsync.engine.errors import appsync_error, format_error
@@ -279,9 +280,11 @@ def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,
             problems.append(Problem(str(app.manifest), line, f"{what}: {exc}"))
         return None
 
+    limiters = build_limiters(api_id or app.name, app.data_sources, data_sources)
+
     def invoker(ds_name: str, config: ResolverConfig | FunctionConfig, code: Compiled) -> Invoker:
         return Invoker(app.name, data_sources[ds_name], metrics, config, max_calls, data_sources,
-                       direct=not code.has_request)
+                       direct=not code.has_request, limiters=limiters)
 
     functions: dict[str, Step] = {}
     for fn in app.functions.values():

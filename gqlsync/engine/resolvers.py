@@ -12,6 +12,7 @@ from graphql import GraphQLResolveInfo
 from gqlsync.app.model import FunctionConfig, ResolverConfig
 from gqlsync.datasources import Call, DataSource
 from gqlsync.datasources.batching import BatchLoader
+from gqlsync.datasources.limits import Limiter
 from gqlsync.engine.caching import MISS, FieldCache
 from gqlsync.errors import DataSourceError, GqlsyncError, ResolverError
 from gqlsync.observe import Metrics
@@ -49,10 +50,15 @@ class Invoker:
     peers: Mapping[str, DataSource] = field(default_factory=dict)
     #: The step has no request code (a direct Lambda resolver): its Invoke batches when maxBatchSize > 0.
     direct: bool = False
+    #: The app version's limiters by data-source name (`limits:`, `enabled: false`); a source without one
+    #: is called directly.
+    limiters: Mapping[str, Limiter] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._peer_invokers: dict[str, Invoker] = {}
         ds = self.data_source
+        self.limiter = self.limiters.get(ds.name)
+        self.meter = self.metrics.datasource(self.app, ds.name, ds.type)
         self.info = DataSourceInfo(ds.name, ds.type, getattr(ds, "table", None))
         size = getattr(self.config, "max_batch_size", None)
         self.batches = bool(getattr(ds, "batch_invoke", False))
@@ -74,7 +80,8 @@ class Invoker:
         if invoker is None:
             if name not in self.peers:
                 raise KeyError(name)
-            invoker = Invoker(self.app, self.peers[name], self.metrics, self.config, self.max_calls, self.peers)
+            invoker = Invoker(self.app, self.peers[name], self.metrics, self.config, self.max_calls, self.peers,
+                              limiters=self.limiters)
             self._peer_invokers[name] = invoker
         return invoker
 
@@ -119,15 +126,25 @@ class Invoker:
         if scope.datasource_calls > self.max_calls:
             raise ResolverError(f"The request exceeded the limit of {self.max_calls} data source calls.",
                                 "ResolverExecutionLimitReached")
-        ds = self.data_source
+        try:
+            if self.limiter is None:
+                return await self._attempt(request, call)
+            return await self.limiter.call(self._attempt, request, call, self.meter)  # gqlsync.datasources.limits
+        except GqlsyncError as exc:
+            self.meter.error(exc.error_type)
+            raise
+
+    async def _attempt(self, request: dict[str, Any], call: Call) -> Any:
+        """One request sent to the data source (a retried call makes several)."""
+        meter = self.meter
+        meter.invocations.inc()
+        meter.in_flight.inc()
         start = time.perf_counter()
         try:
-            return await ds.invoke(request, call)
-        except GqlsyncError as exc:
-            self.metrics.datasource_errors.labels(self.app, ds.name, ds.type, exc.error_type).inc()
-            raise
+            return await self.data_source.invoke(request, call)
         finally:
-            self.metrics.datasource_latency.labels(self.app, ds.name, ds.type).observe(time.perf_counter() - start)
+            meter.in_flight.dec()
+            meter.latency.observe(time.perf_counter() - start)
 
 
 class BoundCall:

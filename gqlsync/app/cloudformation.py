@@ -165,8 +165,8 @@ RESOURCE_TYPES: dict[str, _Handling] = {
     "AWS::AppSync::Resolver": _Handling(
         carried=_paths(f"TypeName FieldName Kind PipelineConfig.Functions {_MAPPING_CODE}"),
         ignored=_paths("ApiId MetricsConfig"),
-        noted={"CachingConfig": _Rule("gqlsync does not cache resolver results: every request runs the resolver, as "
-                                      "with caching off")}),
+        noted={"CachingConfig": _Rule("import-cfn does not carry caching yet: the resolver runs uncached until "
+                                      "its cachingConfig is written in gqlsync.yaml")}),
     "AWS::DynamoDB::Table": _Handling(
         carried=_paths("TableName KeySchema AttributeDefinitions StreamSpecification.StreamViewType "
                        "TimeToLiveSpecification.AttributeName TimeToLiveSpecification.Enabled")
@@ -197,8 +197,8 @@ RESOURCE_TYPES: dict[str, _Handling] = {
                                           "Lambda form's queue), not to this destination")},
         refused={"FilterCriteria": _Rule("filtering stream records is not supported: gqlsync's stream worker would "
                                          "index every record")}),
-    "AWS::AppSync::ApiCache": _Handling(left_out="gqlsync does not cache resolver results: every request runs the "
-                                                 "resolver, as with caching off", note=True),
+    "AWS::AppSync::ApiCache": _Handling(left_out="import-cfn does not carry the API cache yet: the API runs uncached "
+                                                 "until `caching:` is written in gqlsync.yaml", note=True),
     "AWS::IAM::Role": _Handling(left_out=_NO_IAM),
     "AWS::IAM::Policy": _Handling(left_out=_NO_IAM),
     "AWS::IAM::ManagedPolicy": _Handling(left_out=_NO_IAM),

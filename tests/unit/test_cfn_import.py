@@ -114,10 +114,10 @@ def test_harmless_leftovers_are_noted(tmp_path: Path) -> None:
     template["Resources"]["GetNote"]["Properties"]["CachingConfig"] = {"Ttl": 60, "CachingKeys": ["$ctx.args.id"]}
     notes = run(tmp_path, write(tmp_path, "api.json", template)).notes
     assert notes == [
-        "GetNote (AWS::AppSync::Resolver) CachingConfig is left out: gqlsync does not cache resolver results: every "
-        "request runs the resolver, as with caching off",
-        "Cache (AWS::AppSync::ApiCache) is left out: gqlsync does not cache resolver results: every request runs "
-        "the resolver, as with caching off"]
+        "GetNote (AWS::AppSync::Resolver) CachingConfig is left out: import-cfn does not carry caching yet: the "
+        "resolver runs uncached until its cachingConfig is written in gqlsync.yaml",
+        "Cache (AWS::AppSync::ApiCache) is left out: import-cfn does not carry the API cache yet: the API runs "
+        "uncached until `caching:` is written in gqlsync.yaml"]
 
 
 def test_an_expression_that_cannot_be_evaluated_names_resource_and_property(tmp_path: Path) -> None:

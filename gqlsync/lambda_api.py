@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable
@@ -23,13 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gqlsync.lambda_runner import FunctionFailedError, FunctionTimeoutError, LocalFunction, load_handler
+from gqlsync.threaded import ThreadedServer
 
 INVOKE_PATH = "/2015-03-31/functions/{name:path}/invocations"
 
@@ -156,43 +154,19 @@ class LambdaServer:
         self.host = host
         self.bind = bind
         self.port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
         self.endpoint = ""
 
     def start(self) -> str:
         """Blocks until the endpoint serves; returns its base URL."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.bind, self.port))
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(self.host.app(), log_level="warning", access_log=False,
-                                               lifespan="off", loop="asyncio", timeout_graceful_shutdown=2))
-        failed: list[BaseException] = []
-
-        def serve() -> None:
-            try:
-                asyncio.run(server.serve(sockets=[sock]))
-            except BaseException as exc:  # reported by start() below
-                failed.append(exc)
-
-        self._thread = threading.Thread(target=serve, name="gqlsync-lambda", daemon=True)
-        self._thread.start()
-        while not server.started:
-            if failed or not self._thread.is_alive():
-                sock.close()
-                raise RuntimeError(f"the Lambda endpoint did not start: {failed[0] if failed else 'server exited'}")
-            self._thread.join(0.01)
+        server = ThreadedServer(self.host.app(), self.bind, self.port, name="the Lambda endpoint",
+                                timeout_graceful_shutdown=2)
+        port = server.start()
         self._server = server
         self.endpoint = f"http://{self.bind}:{port}"
         return self.endpoint
 
     def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import aioboto3
-import httpx
 from botocore.config import Config
 
 from gqlsync.sigv4 import Credentials
@@ -57,7 +56,6 @@ class ClientProvider:
         self._stack = AsyncExitStack()
         self._clients: dict[tuple[str, str | None, str, int | None, float | None], Any] = {}
         self._lock = asyncio.Lock()
-        self._http: httpx.AsyncClient | None = None
         self._dynamodb: dict[tuple[str, str], DynamoDBWireClient] = {}
 
     def use_dynamodb_endpoint(self, endpoint: str) -> None:
@@ -121,16 +119,7 @@ class ClientProvider:
                 self._clients[key] = client
         return client
 
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=self.settings.connect_timeout),
-                                           follow_redirects=False)
-        return self._http
-
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
         for ddb in self._dynamodb.values():
             await ddb.close()
         self._dynamodb.clear()

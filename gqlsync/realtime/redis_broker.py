@@ -40,6 +40,7 @@ class RedisBroker:
         self._pending: deque[str] = deque()
         self.connected = asyncio.Event()
         self.dropped = 0
+        self._closing = False
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
@@ -52,11 +53,10 @@ class RedisBroker:
         self._reader = asyncio.ensure_future(self._read_forever())
 
     async def close(self) -> None:
+        self._closing = True
         for task in (self._reader, self._flusher):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await _cancel(task)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -86,7 +86,7 @@ class RedisBroker:
 
     async def _flush(self) -> None:
         delay = 0.1
-        while self._pending:
+        while self._pending and not self._closing:
             try:
                 await self._redis().publish(self.channel, self._pending[0])
                 self._pending.popleft()
@@ -94,17 +94,18 @@ class RedisBroker:
             except (RedisError, OSError):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        log.info("Redis is back; buffered events were published")
+        if not self._pending:
+            log.info("Redis is back; buffered events were published")
 
     async def _read_forever(self) -> None:
         delay = 0.1
-        while True:
+        while not self._closing:
             pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self.connected.set()
                 delay = 0.1
-                while True:
+                while not self._closing:
                     msg = await pubsub.get_message(timeout=1.0)
                     if msg is None:
                         await pubsub.ping()
@@ -135,3 +136,19 @@ class RedisBroker:
             await self._deliver(str(body.get("api") or body.get("app")), list(body.get("events") or []))
         except Exception:
             log.exception("delivering an event from Redis failed")
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it, cancelling again while it has not ended.
+
+    redis-py can swallow a cancellation that lands while one of its internal timeouts fires (redis/redis-py#2551), so
+    a single cancel() may leave the reader waiting for ever; the loop also ends on its own at `_closing`.
+    """
+    for _ in range(50):
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=0.2)
+        if done:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
+            return
+    log.error("a Redis broker task did not end when cancelled; leaving it behind")

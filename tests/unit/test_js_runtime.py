@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import gqlsync.runtimes.js as js_runtime
 from gqlsync.app.errors import AppError
 from gqlsync.app.model import CodeFile
 from gqlsync.errors import ResolverError, UnauthorizedError
@@ -169,6 +171,42 @@ def test_a_runaway_loop_is_stopped_and_the_pool_keeps_serving(monkeypatch: pytes
         asyncio.run(looping.request(make_ctx()))
     assert exc.value.error_type == "ExecutionTimeout" and time.monotonic() - t < 5
     assert request("export function request(ctx) { return { ok: 1 }; }") == {"version": "2018-05-29", "ok": 1}
+
+
+_TAIL = "\nexport function response(ctx) { return ctx.result; }\n"
+
+
+@pytest.mark.parametrize(("body", "bounded"), [
+    ("export function request(ctx) { return { id: ctx.args.id ?? util.autoId() }; }", True),
+    ("function key(id) { return { id }; }\nexport const request = (ctx) => key(ctx.args.id);", True),
+    ("export function request(ctx) { return { ok: Array.isArray(ctx.args.ids) }; }", True),
+    ("export function request(ctx) { let n = 0; for (const id of ctx.args.ids) { n += id.length; } return { n }; }", False),
+    ("export function request(ctx) { return { ids: ctx.args.ids.map((id) => id) }; }", False),
+    ("function one(id) { return id; }\nexport function request(ctx) { return { ids: ctx.args.ids.map(one) }; }", False),
+    ("function f(n) { return n ? f(n - 1) : 0; }\nexport function request(ctx) { return { n: f(3) }; }", False),
+    ("function f(n) { return g(n); }\nfunction g(n) { return n ? f(n - 1) : 0; }\n"
+     "export function request(ctx) { return { n: f(3) }; }", False),
+    ("const o = { m() { return 1; } };\nexport function request(ctx) { return { n: o.m() }; }", False),
+    ("export function request(ctx) { return { ok: /(a+)+$/.test(ctx.args.s) }; }", False),
+    ("export function request(ctx) { return { s: 'x'.repeat(ctx.args.n) }; }", False),
+    ("export function request(ctx) { return { a: Array(ctx.args.n).join('') }; }", False),
+])
+def test_bounded_modules_run_on_the_loop_and_the_others_on_the_pool(body: str, bounded: bool,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Modules whose running time is bounded by text and data run inline (as VTL templates without #foreach do);
+    loops, callbacks, recursion, patterns and number-sized work go to the pool, where the loop never waits."""
+    compiled = prepare(HEAD + body + _TAIL)
+    assert compiled.module.bounded is bounded
+    threads: list[str] = []
+    real = js_engine.run_half
+
+    def spy(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(js_runtime, "run_half", spy)
+    asyncio.run(compiled.request(make_ctx({"id": "a", "ids": ["x"], "s": "aa", "n": 2})))
+    assert threads and (threads[0] == "MainThread") is bounded, threads
 
 
 # -- @aws-appsync/utils/dynamodb

@@ -52,6 +52,8 @@ class JsCompiled:
 
     async def _run(self, half: str, ctx: ResolverContext) -> tuple[str, Any]:
         payload = _payload(ctx)
+        if self.module.bounded:  # cheaper on the loop than the two thread hops (bench/runtimes.py)
+            return run_half(self.module, half, ctx, payload)
         return await asyncio.get_running_loop().run_in_executor(POOL, run_half, self.module, half, ctx, payload)
 
     async def request(self, ctx: ResolverContext) -> Any:
@@ -106,4 +108,4 @@ class JsRuntime:
         if problems:
             raise AppError(problems)
         return JsCompiled(Module(code.path.name if not code.inline else f"{code.name} (inline code)",
-                                 result.script))
+                                 result.script, result.bounded))

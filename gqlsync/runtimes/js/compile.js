@@ -82,6 +82,111 @@ var __gqlsync_compile = (function () {
     }
   }
 
+  // Whether every run of the module takes time bounded by its text and its data, so the runtime may run it on the
+  // event loop rather than hop to a worker thread (as VTL runs templates without #foreach inline). Bounded means: no
+  // for-of/for-in; functions only as declarations (`function f`, `const f = () => ...`), never passed, stored or
+  // returned as values (so no callbacks: map, forEach, reduce, replace with a function...); a declared function only
+  // ever called directly, and no function reaching itself through such calls (no recursion); no eval/Function; no
+  // regular expressions (backtracking) and no work sized by a number (Array(n), Array.from, repeat, padStart, fill),
+  // which native code does without reaching a deadline check.
+  // Built-in methods whose work is set by a number argument rather than by the size of the data they are given.
+  const SIZED = new Set(["repeat", "padStart", "padEnd", "fill"]);
+
+  function isBounded(ast) {
+    const names = new Set();
+    const walk = (node, parent, visit) => {
+      visit(node, parent);
+      for (const key of Object.keys(node)) {
+        if (key === "loc" || key === "start" || key === "end") continue;
+        const v = node[key];
+        if (Array.isArray(v)) {
+          for (const c of v) if (c && typeof c.type === "string") walk(c, node, visit);
+        } else if (v && typeof v.type === "string") {
+          walk(v, node, visit);
+        }
+      }
+    };
+    const isFn = (n) => n.type === "FunctionDeclaration" || n.type === "FunctionExpression" ||
+                        n.type === "ArrowFunctionExpression";
+    walk(ast, null, (node, parent) => {
+      if (node.type === "FunctionDeclaration" && node.id) names.add(node.id.name);
+      if (node.type === "VariableDeclarator" && node.id.type === "Identifier" && node.init && isFn(node.init))
+        names.add(node.id.name);
+    });
+    let ok = true;
+    const calls = new Map();  // function name -> names of declared functions it calls
+    const stack = [];  // the declared functions the walk is inside, innermost last
+    const visitNode = (node, parent) => {
+      if (!ok) return;
+      const t = node.type;
+      if (t === "ForOfStatement" || t === "ForInStatement") ok = false;
+      else if (t === "Identifier" && (node.name === "eval" || node.name === "Function" || node.name === "RegExp")) ok = false;
+      else if (t === "Literal" && node.regex) ok = false;  // a pattern can backtrack for exponential time
+      else if ((t === "CallExpression" || t === "NewExpression") && node.callee.type === "Identifier" &&
+               node.callee.name === "Array") ok = false;  // Array(n): work set by a number, not by the data
+      else if (t === "MemberExpression" && !node.computed && node.property.type === "Identifier" &&
+               (SIZED.has(node.property.name) ||
+                (node.object.type === "Identifier" && node.object.name === "Array" && node.property.name === "from")))
+        ok = false;
+      else if (isFn(node)) {
+        const declared = t === "FunctionDeclaration" ||
+          (parent && parent.type === "VariableDeclarator" && parent.init === node && parent.id.type === "Identifier");
+        if (!declared) ok = false;
+      } else if (t === "Identifier" && names.has(node.name) && parent) {
+        const pt = parent.type;
+        const asCallee = (pt === "CallExpression" && parent.callee === node);
+        const asName = (pt === "FunctionDeclaration" && parent.id === node) ||
+          (pt === "VariableDeclarator" && parent.id === node) ||
+          (pt === "ExportSpecifier") ||
+          (pt === "MemberExpression" && parent.property === node && !parent.computed) ||
+          (pt === "Property" && parent.key === node && !parent.computed && !parent.shorthand);
+        if (asCallee) {
+          const owner = stack.length ? stack[stack.length - 1] : null;
+          if (owner !== null) {
+            if (!calls.has(owner)) calls.set(owner, new Set());
+            calls.get(owner).add(node.name);
+          }
+        } else if (!asName) {
+          ok = false;
+        }
+      }
+    };
+    // Attribute each call to the declared function it is written in (the nearest enclosing one).
+    const attribute = (node, parent, owner) => {
+      if (!ok) return;
+      visitNode(node, parent);
+      let inner = owner;
+      if (node.type === "FunctionDeclaration" && node.id) inner = node.id.name;
+      else if (isFn(node) && parent && parent.type === "VariableDeclarator" && parent.id.type === "Identifier")
+        inner = parent.id.name;
+      if (inner !== owner) stack.push(inner);
+      for (const key of Object.keys(node)) {
+        if (key === "loc" || key === "start" || key === "end") continue;
+        const v = node[key];
+        if (Array.isArray(v)) {
+          for (const c of v) if (c && typeof c.type === "string") attribute(c, node, inner);
+        } else if (v && typeof v.type === "string") {
+          attribute(v, node, inner);
+        }
+      }
+      if (inner !== owner) stack.pop();
+    };
+    attribute(ast, null, null);
+    if (!ok) return false;
+    // No cycle in the call graph of declared functions.
+    const state = new Map();  // name -> 1 visiting, 2 done
+    const cyclic = (name) => {
+      if (state.get(name) === 2) return false;
+      if (state.get(name) === 1) return true;
+      state.set(name, 1);
+      for (const next of calls.get(name) || []) if (cyclic(next)) return true;
+      state.set(name, 2);
+      return false;
+    };
+    for (const name of calls.keys()) if (cyclic(name)) return false;
+    return true;
+  }
+
   function lines(text) {
     let n = 0;
     for (const ch of text) if (ch === "\n") n += 1;
@@ -167,6 +272,6 @@ var __gqlsync_compile = (function () {
       if (Object.hasOwn(exported, half)) halves.push(`${half}: ${exported[half]}`);
     }
     const script = `(function (__lib, ${TICK}) { "use strict"; ${body}\n;return {${halves.join(", ")}};\n})`;
-    return JSON.stringify({ problems: [], script: script, exports: Object.keys(exported) });
+    return JSON.stringify({ problems: [], script: script, exports: Object.keys(exported), bounded: isBounded(ast) });
   };
 })();

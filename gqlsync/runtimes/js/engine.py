@@ -57,6 +57,8 @@ class CompileResult:
     script: str
     exports: tuple[str, ...]
     problems: tuple[tuple[int, int, str], ...]
+    #: no loops, callbacks or recursion: its running time is bounded by its text and data (compile.js isBounded)
+    bounded: bool = False
 
 
 _loader = threading.local()
@@ -73,7 +75,7 @@ def compile_module(source: str) -> CompileResult:
         _loader.ctx = ctx
     out = json.loads(ctx.get("__gqlsync_compile")(source))
     problems = tuple((int(p["line"]), int(p["column"]), str(p["reason"])) for p in out["problems"])
-    return CompileResult(out.get("script", ""), tuple(out.get("exports", ())), problems)
+    return CompileResult(out.get("script", ""), tuple(out.get("exports", ())), problems, bool(out.get("bounded")))
 
 
 _ids = itertools.count(1)
@@ -82,12 +84,17 @@ _retired_lock = threading.Lock()
 
 
 class Module:
-    """A compiled module's script and id; each worker context evaluates it the first time it runs it."""
+    """A compiled module's script and id; each worker context evaluates it the first time it runs it.
 
-    def __init__(self, name: str, script: str) -> None:
+    A `bounded` module runs on the calling thread's own context (the event loop's, like VTL templates without
+    #foreach); the others on the pool, so a long loop never stalls the loop.
+    """
+
+    def __init__(self, name: str, script: str, bounded: bool = False) -> None:
         self.id = next(_ids)
         self.name = name
         self.script = script
+        self.bounded = bounded
 
     def __del__(self) -> None:  # the app version that held it is gone: let the contexts drop it
         with _retired_lock:

@@ -47,6 +47,8 @@ import yaml
 from gqlsync.app.cfn_templates import NO_VALUE, Resource, Stacks, UnresolvableError, function_id, load_template
 from gqlsync.app.errors import AppError, Problem
 from gqlsync.app.model import amplify_index
+from gqlsync.engine.caching import BEHAVIORS as CACHING_BEHAVIORS
+from gqlsync.engine.caching import MAX_TTL as MAX_CACHE_TTL
 
 #: The response template written for a resolver or function that has none: AppSync's documented
 #: direct-Lambda default (2018-05-29): raise the data source's error, else return its result as is.
@@ -163,10 +165,9 @@ RESOURCE_TYPES: dict[str, _Handling] = {
     "AWS::AppSync::FunctionConfiguration": _Handling(
         carried=_paths(f"Name {_MAPPING_CODE}"), ignored=_paths("ApiId Description FunctionVersion")),
     "AWS::AppSync::Resolver": _Handling(
-        carried=_paths(f"TypeName FieldName Kind PipelineConfig.Functions {_MAPPING_CODE}"),
-        ignored=_paths("ApiId MetricsConfig"),
-        noted={"CachingConfig": _Rule("import-cfn does not carry caching yet: the resolver runs uncached until "
-                                      "its cachingConfig is written in gqlsync.yaml")}),
+        carried=_paths(f"TypeName FieldName Kind PipelineConfig.Functions CachingConfig.Ttl CachingConfig.CachingKeys "
+                       f"{_MAPPING_CODE}"),
+        ignored=_paths("ApiId MetricsConfig")),
     "AWS::DynamoDB::Table": _Handling(
         carried=_paths("TableName KeySchema AttributeDefinitions StreamSpecification.StreamViewType "
                        "TimeToLiveSpecification.AttributeName TimeToLiveSpecification.Enabled")
@@ -197,8 +198,10 @@ RESOURCE_TYPES: dict[str, _Handling] = {
                                           "Lambda form's queue), not to this destination")},
         refused={"FilterCriteria": _Rule("filtering stream records is not supported: gqlsync's stream worker would "
                                          "index every record")}),
-    "AWS::AppSync::ApiCache": _Handling(left_out="import-cfn does not carry the API cache yet: the API runs uncached "
-                                                 "until `caching:` is written in gqlsync.yaml", note=True),
+    # the cache instance's size and encryption change nothing clients see: gqlsync caches in memory or in Redis
+    "AWS::AppSync::ApiCache": _Handling(
+        carried=_paths("ApiCachingBehavior Ttl"),
+        ignored=_paths("ApiId Type TransitEncryptionEnabled AtRestEncryptionEnabled HealthMetricsConfig")),
     "AWS::IAM::Role": _Handling(left_out=_NO_IAM),
     "AWS::IAM::Policy": _Handling(left_out=_NO_IAM),
     "AWS::IAM::ManagedPolicy": _Handling(left_out=_NO_IAM),
@@ -877,8 +880,52 @@ class _Importer(_Findings):
                 spec["response"] = self.default_response(f"resolver {coord}", f"{coord}.res.vtl")
             if p.get("SyncConfig"):
                 spec["syncConfig"] = self.sync_config(res, f"resolver {coord}")
+            self.resolver_caching(res, spec)
             out.append(spec)
         return out
+
+    def caching(self) -> dict[str, Any] | None:
+        """The API's AWS::AppSync::ApiCache as `caching: {behavior, ttl}` (None: the API caches nothing)."""
+        caches = self.stacks.of_type("AWS::AppSync::ApiCache")
+        for extra in caches[1:]:
+            self.fail(extra, "ApiId", "the API has another ApiCache; AppSync gives an API one cache")
+        if not caches:
+            return None
+        res = caches[0]
+        behavior, ttl = res.props.get("ApiCachingBehavior"), _whole(res.props.get("Ttl"))
+        if behavior not in CACHING_BEHAVIORS:
+            self.fail(res, "ApiCachingBehavior", f"{behavior!r} caching is not supported by gqlsync (it caches "
+                                                 f"{' or '.join(CACHING_BEHAVIORS)})")
+        if ttl is None or not 1 <= ttl <= MAX_CACHE_TTL:
+            self.fail(res, "Ttl", f"expected a whole number of seconds from 1 to {MAX_CACHE_TTL}, got "
+                                  f"{res.props.get('Ttl')!r}")
+            return None
+        return {"behavior": behavior, "ttl": ttl}
+
+    def resolver_caching(self, res: Resource, spec: dict[str, Any]) -> None:
+        """A resolver's CachingConfig as `cachingConfig: {ttl, cachingKeys}`, where the API has a cache to use it."""
+        cfg = res.props.get("CachingConfig")
+        if cfg in _OFF:
+            return
+        if not self.stacks.of_type("AWS::AppSync::ApiCache"):
+            self.notes.append(f"{res.label} CachingConfig is left out: the API has no AWS::AppSync::ApiCache, so "
+                              "AppSync does not cache this resolver either")
+            return
+        out: dict[str, Any] = {}
+        if cfg.get("Ttl") is not None:
+            ttl = _whole(cfg["Ttl"])
+            if ttl is None or not 0 <= ttl <= MAX_CACHE_TTL:
+                self.fail(res, "CachingConfig.Ttl", f"expected a whole number of seconds from 0 to {MAX_CACHE_TTL}, "
+                                                    f"got {cfg['Ttl']!r}")
+            else:
+                out["ttl"] = ttl
+        keys = cfg.get("CachingKeys")
+        if keys:
+            if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+                self.fail(res, "CachingConfig.CachingKeys", f"expected a list of context paths, got {keys!r}")
+            else:
+                out["cachingKeys"] = list(keys)  # the loader checks each names $context.arguments/source/identity
+        spec["cachingConfig"] = out
 
     def tables(self) -> list[dict[str, Any]]:
         return [_table(res) for res in self.stacks.of_type("AWS::DynamoDB::Table")]
@@ -1048,12 +1095,14 @@ def import_cloudformation(template_paths: list[Path], assets: Path, out: Path, *
     tables = imp.tables()
     streams = imp.streams(functions, resolvers)
     limits = imp.limits()
+    caching = imp.caching()
     handlers.check_all_used()
     if imp.problems:
         raise AppError(imp.problems)
     manifest: dict[str, Any] = {"name": name or out.name, "schema": "schema.graphql", "auth": auth,
                                 "dataSources": data_sources, "resolvers": resolvers}
-    for key, value in (("functions", functions), ("tables", tables), ("streams", streams), ("limits", limits)):
+    for key, value in (("functions", functions), ("tables", tables), ("streams", streams), ("limits", limits),
+                       ("caching", caching)):
         if value:
             manifest[key] = value
     header = "# Imported from CloudFormation by `gqlsync import-cfn`.\n"

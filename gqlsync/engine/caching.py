@@ -31,10 +31,12 @@ MISS = object()
 
 
 def normalize_key(path: str) -> str:
-    """`$context.arguments.id`, `$ctx.arguments.id`, `context.arguments.id` -> `context.arguments.id`."""
+    """`$context.arguments.id`, `$ctx.args.id`, `context.arguments.id` -> `context.arguments.id`."""
     p = path.strip().removeprefix("$")
     if p.startswith("ctx."):
         p = "context." + p[4:]
+    if p.startswith("context.args."):  # $ctx.args is $ctx.arguments, in templates and in keys
+        p = "context.arguments." + p[len("context.args."):]
     return p
 
 

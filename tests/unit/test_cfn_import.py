@@ -109,15 +109,34 @@ def test_refused_properties_say_why_and_off_values_are_as_good_as_absent(tmp_pat
     assert run(tmp_path, write(tmp_path, "api.json", template)).notes == []  # XrayEnabled false: nothing to note
 
 
-def test_harmless_leftovers_are_noted(tmp_path: Path) -> None:
-    template = api_template(Cache={"Type": "AWS::AppSync::ApiCache", "Properties": {"Type": "SMALL"}})
+def test_the_api_cache_and_resolver_caching_configs_are_carried(tmp_path: Path) -> None:
+    cache = {"Type": "AWS::AppSync::ApiCache", "Properties": {
+        "ApiId": {"Fn::GetAtt": ["Api", "ApiId"]}, "Type": "SMALL", "ApiCachingBehavior": "PER_RESOLVER_CACHING",
+        "Ttl": "300", "TransitEncryptionEnabled": True, "AtRestEncryptionEnabled": True}}
+    template = api_template(Cache=cache)
     template["Resources"]["GetNote"]["Properties"]["CachingConfig"] = {"Ttl": 60, "CachingKeys": ["$ctx.args.id"]}
-    notes = run(tmp_path, write(tmp_path, "api.json", template)).notes
-    assert notes == [
-        "GetNote (AWS::AppSync::Resolver) CachingConfig is left out: import-cfn does not carry caching yet: the "
-        "resolver runs uncached until its cachingConfig is written in gqlsync.yaml",
-        "Cache (AWS::AppSync::ApiCache) is left out: import-cfn does not carry the API cache yet: the API runs "
-        "uncached until `caching:` is written in gqlsync.yaml"]
+    assert run(tmp_path, write(tmp_path, "api.json", template)).notes == []
+    m = manifest(tmp_path)
+    assert m["caching"] == {"behavior": "PER_RESOLVER_CACHING", "ttl": 300}
+    assert m["resolvers"][0]["cachingConfig"] == {"ttl": 60, "cachingKeys": ["$ctx.args.id"]}
+    app = load_app(tmp_path / "app")  # what the import wrote serves: the key names $context.arguments.id
+    assert app.caching is not None and app.caching.ttl == 300
+    assert [r.caching.keys for r in app.resolvers if r.caching is not None] == [("$ctx.args.id",)]
+
+
+def test_caching_the_import_cannot_carry_is_refused_or_noted(tmp_path: Path) -> None:
+    template = api_template()
+    template["Resources"]["GetNote"]["Properties"]["CachingConfig"] = {"Ttl": 60}
+    assert run(tmp_path, write(tmp_path, "api.json", template)).notes == [
+        "GetNote (AWS::AppSync::Resolver) CachingConfig is left out: the API has no AWS::AppSync::ApiCache, so "
+        "AppSync does not cache this resolver either"]
+    assert "caching" not in manifest(tmp_path) and "cachingConfig" not in manifest(tmp_path)["resolvers"][0]
+    cache = {"Type": "AWS::AppSync::ApiCache", "Properties": {"ApiCachingBehavior": "OPERATION_LEVEL_CACHING",
+                                                              "Ttl": 7200, "Type": "SMALL"}}
+    assert problems(tmp_path, write(tmp_path, "api.json", api_template(Cache=cache))) == [
+        "Cache (AWS::AppSync::ApiCache) ApiCachingBehavior: 'OPERATION_LEVEL_CACHING' caching is not supported by "
+        "gqlsync (it caches FULL_REQUEST_CACHING or PER_RESOLVER_CACHING)",
+        "Cache (AWS::AppSync::ApiCache) Ttl: expected a whole number of seconds from 1 to 3600, got 7200"]
 
 
 def test_an_expression_that_cannot_be_evaluated_names_resource_and_property(tmp_path: Path) -> None:

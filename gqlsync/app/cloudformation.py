@@ -907,6 +907,9 @@ class _Importer(_Findings):
         cfg = res.props.get("CachingConfig")
         if cfg in _OFF:
             return
+        if not isinstance(cfg, dict):
+            self.fail(res, "CachingConfig", f"expected {{Ttl, CachingKeys}}, got {cfg!r}")
+            return
         if not self.stacks.of_type("AWS::AppSync::ApiCache"):
             self.notes.append(f"{res.label} CachingConfig is left out: the API has no AWS::AppSync::ApiCache, so "
                               "AppSync does not cache this resolver either")

@@ -240,6 +240,9 @@ class HttpDataSource:
                 if self._signing is not None:  # over the URL exactly as httpx sends it
                     req.headers.update(await self._signed(method, str(req.url), headers, body))
                 resp = await http.send(req)
+        except httpx.ConnectTimeout:  # no connection was made, so the request never left: safe for any method
+            raise DataSourceError(f"HTTP request to {self.endpoint} timed out connecting after {self.timeout:g} s",
+                                  "HTTP:Timeout", retry="unsent") from None
         except (httpx.TimeoutException, TimeoutError):
             raise DataSourceError(f"HTTP request to {self.endpoint} timed out after {self.timeout:g} s",
                                   "HTTP:Timeout") from None
@@ -252,6 +255,8 @@ class HttpDataSource:
                 raise DataSourceError(f"TLS connection to {self.endpoint} failed: {why} "
                                       f"({getattr(tls, 'reason', None) or type(tls).__name__}; verified against "
                                       f"{trust})", "HTTP:TLSError") from None
+            # refused, unreachable, no such host: nothing was sent, so even a POST may be tried again
+            unsent = isinstance(exc, httpx.ConnectError)
             raise DataSourceError(f"HTTP request to {self.endpoint} failed: {type(exc).__name__}: {exc}",
-                                  "HTTP:ConnectionError") from None
+                                  "HTTP:ConnectionError", retry="unsent" if unsent else None) from None
         return {"statusCode": resp.status_code, "headers": _headers(resp), "body": resp.text}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import textwrap
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -30,6 +31,7 @@ type Query {
 }
 type Mutation {
   dropWrite(key: String!): String
+  refusedWrite: String
 }
 """
 
@@ -56,6 +58,14 @@ LAMBDA = textwrap.dedent("""\
             _in_flight -= 1
         return seen
     """)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then closed): connecting to it is refused."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 def write_app(root: Path, endpoint: str) -> Path:
@@ -100,6 +110,10 @@ def write_app(root: Path, endpoint: str) -> Path:
             type: HTTP
             config: {{endpoint: "{endpoint}"}}
             limits: {{retries: 2}}
+          Refused:
+            type: HTTP
+            config: {{endpoint: "http://127.0.0.1:{closed_port()}"}}
+            limits: {{retries: 2}}
           Retired:
             type: HTTP
             config: {{endpoint: "{endpoint}"}}
@@ -117,6 +131,8 @@ def write_app(root: Path, endpoint: str) -> Path:
           - {{type: Query, field: flaky, dataSource: Retrying, request: flaky.req.vtl, response: http.res.vtl}}
           - {{type: Query, field: retired, dataSource: Retired, request: plain.req.vtl, response: http.res.vtl}}
           - {{type: Mutation, field: dropWrite, dataSource: Retrying, request: drop-write.req.vtl,
+              response: http.res.vtl}}
+          - {{type: Mutation, field: refusedWrite, dataSource: Refused, request: drop-write.req.vtl,
               response: http.res.vtl}}
           - {{type: Query, field: lam, dataSource: Counter, request: lambda.req.vtl, response: lambda.res.vtl}}
         """))
@@ -267,6 +283,14 @@ async def test_a_write_that_may_have_been_received_is_not_retried(client: GraphQ
     assert r["data"] == {"dropWrite": None}
     assert r["errors"][0]["errorType"] == "HTTP:ConnectionError"
     assert backend.requests["POST /drop-once/b"] == 1  # the server got it once; a retry could have done it twice
+
+
+async def test_a_write_whose_connection_was_refused_is_retried(client: GraphQLClient) -> None:
+    """A refused connection sent nothing, so even a POST is safe to try again."""
+    r = await client.query("mutation { refusedWrite }")
+    assert r["data"] == {"refusedWrite": None} and r["errors"][0]["errorType"] == "HTTP:ConnectionError"
+    metrics = client.server.metrics.exposition().decode()
+    assert 'gqlsync_datasource_retries_total{app="dslimits",datasource="Refused",type="HTTP"} 2.0' in metrics
 
 
 async def test_an_http_503_is_an_answer_for_the_template_not_a_retry(client: GraphQLClient,

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from gqlsync.errors import GqlsyncError, ResolverError
 from gqlsync.runtimes.context import ResolverContext
 from gqlsync.runtimes.js.dynamodb import BUILDERS
@@ -46,7 +48,14 @@ def _default(value: Any) -> Any:
 
 def dumps(value: Any) -> str:
     """JSON text for the engine (DynamoDB's Decimals as numbers, sets as arrays)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+    try:
+        return orjson.dumps(value, default=_default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, which orjson refuses and json writes out
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+#: JSON text from the engine to Python values.
+loads = orjson.loads
 
 
 class TransformUtil:
@@ -115,7 +124,7 @@ class Invocation:
     def call(self, name: str, args_json: str) -> str | None:
         """JSON text of the result ("" for undefined), or None after recording the error to raise."""
         try:
-            args = json.loads(args_json)
+            args = loads(args_json)
             result = self._dispatch(name, args)
         except GqlsyncError as exc:
             self.error = exc

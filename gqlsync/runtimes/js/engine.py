@@ -26,7 +26,7 @@ import quickjs
 
 from gqlsync.errors import GqlsyncError, ResolverError
 from gqlsync.runtimes.context import ResolverContext
-from gqlsync.runtimes.js.bridge import UTIL_NAMES, Invocation, dumps
+from gqlsync.runtimes.js.bridge import UTIL_NAMES, Invocation, dumps, loads
 
 #: Wall-clock time one request or response handler may run before it is stopped.
 BUDGET_SECONDS = float(os.environ.get("GQLSYNC_JS_BUDGET_SECONDS", "2.0"))
@@ -158,7 +158,7 @@ def run_half(module: Module, half: str, ctx: ResolverContext, payload: dict[str,
         raise ResolverError(f"Error in {module.name} ({half}): {_first_line(exc)}", "MappingTemplate") from None
     finally:
         worker.current = None
-    out = json.loads(text)
+    out = loads(text)
     if out.get("timeout"):
         raise ResolverError(f"The {half} handler of {module.name} ran longer than {BUDGET_SECONDS:g} s and was "
                             "stopped.", TIMEOUT_ERROR_TYPE)

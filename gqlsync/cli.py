@@ -1,4 +1,4 @@
-"""The `gqlsync` command: dev (embedded backends), serve, validate, import-cfn, worker, reindex, lambda serve."""
+"""The `gqlsync` command: dev, serve, validate, import-cfn, infra, worker, reindex, lambda serve."""
 
 from __future__ import annotations
 
@@ -416,6 +416,41 @@ def validate(app_dir: Annotated[Path, typer.Argument(help="The app folder (with 
         raise typer.Exit(2) from None
     err.print(f"[green]ok[/] {app.name}: {len(app.resolvers)} resolvers, {len(app.functions)} functions, "
               f"{len(app.data_sources)} data sources, {len(api.schema.type_map)} types")
+
+
+@cli.command()
+def infra(
+    app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")],
+    out: Annotated[Path | None, typer.Option(help="Write the template here (default: standard output).")] = None,
+    format_: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+) -> None:
+    """Generate the CloudFormation template that runs the app on AWS: ECS Fargate behind an ALB, its DynamoDB
+    tables, Redis and an OpenSearch domain when it needs them, the stream-to-search functions, IAM, alarms."""
+    from gqlsync.infra import InfraError, plan_app, render, template_for
+
+    if format_ not in ("yaml", "json"):
+        err.print(f"[red]--format takes yaml or json, not {escape(format_)!r}[/]", highlight=False)
+        raise typer.Exit(2)
+    try:
+        plan = plan_app(app_dir)
+    except AppError as exc:
+        _report(exc)
+        raise typer.Exit(2) from None
+    except InfraError as exc:
+        err.print(f"[red]{escape(str(exc))}[/]", highlight=False)
+        raise typer.Exit(2) from None
+    text = render(template_for(plan), format_)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.write_text(text)
+    parts = [f"{len(plan.tables)} tables", f"{len(plan.routes)} stream-to-search functions"]
+    if plan.redis_reasons:
+        parts.append("Redis (" + "; ".join(plan.redis_reasons) + ")")
+    if plan.needs_search:
+        parts.append("an OpenSearch domain")
+    err.print(f"[green]wrote[/] {escape(str(out))}: {plan.app.name} on ECS Fargate, " + ", ".join(parts),
+              highlight=False)
 
 
 def _assignments(values: list[str], option: str, form: str) -> dict[str, str]:

@@ -49,7 +49,7 @@ def _tls(app_dir: Path, tls: bool, cert: Path | None, key: Path | None) -> dict[
 
 
 def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str,
-         tls: dict[str, str] | None = None) -> None:
+         tls: dict[str, str] | None = None, workers: int = 1) -> None:
     import uvicorn
 
     from gqlsync.http import ServerSettings, create_app
@@ -79,11 +79,18 @@ def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str,
         err.print("  streams: " + ", ".join(f"{r.table} -> index {r.index_name}" for r in server.app.streams)
                   + f" ({where})", highlight=False)
     tls = tls or {}
+    target: object = app
+    if workers > 1:  # the app above only checked the folder; each worker builds its own (gqlsync/multiprocess.py)
+        from gqlsync.multiprocess import FACTORY, WorkerSpec, export
+
+        export(WorkerSpec(app_dir, settings, log_level))
+        target = FACTORY
+        err.print(f"  workers: {workers} processes on one port, subscriptions shared through Redis")
     # No permessage-deflate: it compressed every event once per subscriber (a quarter of fan-out CPU in
     # profiles) and kept a zlib context per idle connection; subscription payloads are small JSON.
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
+    uvicorn.run(target, host=host, port=port, log_level="warning", access_log=False, lifespan="on",  # type: ignore[arg-type]
                 ssl_certfile=tls.get("ssl_certfile"), ssl_keyfile=tls.get("ssl_keyfile"),
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, factory=workers > 1, workers=workers if workers > 1 else None)
 
 
 @cli.command()
@@ -179,6 +186,9 @@ def serve(
     tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS/WSS with this certificate (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The certificate's private key (PEM).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning, error.")] = "info",
+    workers: Annotated[int | None, typer.Option(
+        help="Server processes on the port (default: one per core with --redis-url, else 1); more than one needs "
+             "--redis-url so that every process's subscribers get every mutation.", envvar="GQLSYNC_WORKERS")] = None,
 ) -> None:
     """Serve an app for production against real backends (AWS, or the endpoints given)."""
     from gqlsync.http import ServerSettings
@@ -199,9 +209,20 @@ def serve(
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
                               streams_dir=app_dir / ".gqlsync" / "streams" if streams and app_dir else None,
                               streams_poll_seconds=0.25)
+    from gqlsync.multiprocess import default_workers, refusal
+
     if app_dir is not None and not managed:
-        _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
+        processes = workers if workers is not None else default_workers(settings)
+        why = refusal(settings, processes)
+        if why is not None:
+            err.print(why, style="red", markup=False, highlight=False)
+            raise typer.Exit(2)
+        _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key), processes)
         return
+    if workers is not None and workers > 1:
+        err.print("--workers is for serving one app folder; a managed server runs as one process (run several "
+                  "servers on one --control-table to scale it out)", style="red", markup=False, highlight=False)
+        raise typer.Exit(2)
     from gqlsync.control.tokens import default_state_dir
 
     state = state_dir or default_state_dir()

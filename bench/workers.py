@@ -1,0 +1,172 @@
+"""`gqlsync serve --workers 1` against `--workers 2` on one DynamoDB Local and one redis-server, side by side.
+
+    .venv/bin/python bench/workers.py        # WK_SECONDS=10 WK_ROUNDS=3 WK_CLIENTS=16
+
+Both servers serve a copy of examples/event-app (each with its own tables, the same items) with the Redis broker, so
+the only difference is the number of processes. getEvent and listEvents(limit: 20) are loaded through each in
+interleaved rounds (which goes first alternates) by wrk if installed, else bench/runtimes.py's asyncio load generator.
+The table gives medians of req/s, p50, p99 and the servers' CPU per request (supervisor and workers, from /proc), and
+the 2-worker/1-worker ratio measured in the same round against issue 15's goal (≥ 1.8 on this machine). DynamoDB
+Local runs on the same cores, so what it costs per request is paid out of the same two.
+Results go to bench/results/workers-<timestamp>.md and .json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import runtimes as rt  # noqa: E402
+
+from tests.services import DynamoDBLocal, RedisServer, free_port, wait_for_port  # noqa: E402
+
+SECONDS = float(os.environ.get("WK_SECONDS", "10"))
+ROUNDS = int(os.environ.get("WK_ROUNDS", "3"))
+CLIENTS = int(os.environ.get("WK_CLIENTS", "16"))
+GOAL = 1.8  # 2 workers ÷ 1 worker, getEvent req/s (issue 15)
+WORKERS = (1, 2)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by `pid` and its live children (the supervisor and its workers)."""
+    total = rt.cpu_seconds(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                total += rt.cpu_seconds(int(entry.name))
+    return total
+
+
+def serve(app_dir: Path, port: int, endpoint: str, redis_url: str, workers: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gqlsync.cli", "serve", str(app_dir), "--host", "127.0.0.1", "--port", str(port),
+         "--dynamodb-endpoint", endpoint, "--create-tables", "--redis-url", redis_url, "--workers", str(workers),
+         "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    wait_for_port(port, 60, proc)
+    return proc
+
+
+def measured(url: str, body: dict[str, Any], pid: int) -> dict[str, float]:
+    before = tree_cpu(pid)
+    cell = rt.load(url, body, CLIENTS, SECONDS)
+    cell["cpu_us"] = (tree_cpu(pid) - before) / (cell["rps"] * SECONDS) * 1e6
+    return cell
+
+
+def main() -> None:
+    procs: list[subprocess.Popen[bytes]] = []
+    ddb, redis = DynamoDBLocal(), RedisServer()
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    scratch = Path(tempfile.mkdtemp(prefix="gqlsync-workers-"))
+    try:
+        ddb.start()
+        redis.start()
+        urls: dict[int, str] = {}
+        pids: dict[int, int] = {}
+        for n in WORKERS:
+            app_dir, tables = rt.app_copy("vtl", scratch / f"w{n}")
+            # each server its own tables: rt_vtl_* renamed per worker count
+            manifest = app_dir / "gqlsync.yaml"
+            manifest.write_text(manifest.read_text().replace("rt_vtl_", f"wk{n}_"))
+            tables = {k: v.replace("rt_vtl_", f"wk{n}_") for k, v in tables.items()}
+            port = free_port()
+            procs.append(serve(app_dir, port, ddb.endpoint, redis.url, n))
+            urls[n], pids[n] = f"http://127.0.0.1:{port}/graphql", procs[-1].pid
+            rt.seed(ddb.endpoint, tables)
+        loader = "wrk -t1" if shutil.which("wrk") else "the asyncio load generator"
+        print(f"{os.cpu_count()} cores; {CLIENTS} clients; {ROUNDS} rounds of {SECONDS:g} s per cell; {loader}",
+              flush=True)
+        for url in urls.values():
+            for body in rt.SCENARIOS.values():
+                rt.gql(url, body)
+                rt.load(url, body, CLIENTS, 2)
+        cells: dict[tuple[str, int], list[dict[str, float]]] = {}
+        for round_ in range(ROUNDS):
+            turn = list(WORKERS) if round_ % 2 == 0 else list(reversed(WORKERS))
+            for name, body in rt.SCENARIOS.items():
+                for n in turn:
+                    cell = measured(urls[n], body, pids[n])
+                    cells.setdefault((name, n), []).append(cell)
+                    print(f"  round {round_ + 1} {name:<22} {n} worker(s) {cell['rps']:8.0f} req/s "
+                          f"p50 {cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:6.2f} ms  {cell['cpu_us']:6.0f} µs CPU",
+                          flush=True)
+        report(cells)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        redis.stop()
+        ddb.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def report(cells: dict[tuple[str, int], list[dict[str, float]]]) -> None:
+    rows = []
+    lines = [f"# gqlsync workers benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
+             f"{os.cpu_count()} cores; {CLIENTS} clients; medians of {ROUNDS} interleaved rounds of {SECONDS:g} s "
+             "per cell; both servers with the Redis broker; one DynamoDB Local on the same cores. ÷ 1 worker: median "
+             f"of the rounds' ratios (min-max); goal (issue 15): getEvent at 2 workers ≥ {GOAL:g} times one.", "",
+             "| scenario | workers | req/s | p50 ms | p99 ms | server CPU µs/req | ÷ 1 worker | goal |",
+             "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name in rt.SCENARIOS:
+        one = cells[(name, 1)]
+        for n in WORKERS:
+            runs = cells[(name, n)]
+            row: dict[str, Any] = {"scenario": name, "workers": n, "clients": CLIENTS,
+                                   **{k: statistics.median(r[k] for r in runs) for k in runs[0]}, "rounds": runs}
+            ratio, goal = "1", ""
+            if n != 1:
+                ratios = [r["rps"] / o["rps"] for r, o in zip(runs, one, strict=True)]
+                row["vs_one"] = statistics.median(ratios)
+                ratio = f"{row['vs_one']:.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+                if name == "getEvent":
+                    row["met"] = row["vs_one"] >= GOAL
+                    goal = f"≥ {GOAL:g} {'met' if row['met'] else '**missed**'}"
+            rows.append(row)
+            lines.append(f"| {name} | {n} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
+                         f"{row['cpu_us']:.0f} | {ratio} | {goal} |")
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    out = ROOT / "bench/results"
+    out.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out / f"workers-{stamp}.md").write_text(text)
+    (out / f"workers-{stamp}.json").write_text(json.dumps(rows, indent=1))
+    print(f"written to bench/results/workers-{stamp}.md and .json")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,9 +1,12 @@
-"""Redis pub/sub broker: a mutation on any gqlsync process reaches subscribers on every process.
+"""Redis broker: a mutation on any gqlsync process reaches subscribers on every process.
 
-Each process delivers its own events locally at once and publishes them to Redis tagged with its
-node id; every process delivers what it receives from Redis except its own. While Redis is away,
-publishes wait in a bounded buffer (flushed in order when it is back) and the subscriber loop
-reconnects with backoff, so delivery resumes without restarting gqlsync.
+Each process delivers its own events locally at once and appends them, tagged with its node id, to a Redis stream
+(XADD, trimmed to about `MAX_STREAM` entries); every process reads the stream from the last entry it has seen
+(XREAD BLOCK) and delivers what other nodes wrote. Reading from a position, rather than pub/sub, is what makes a
+reconnect lossless: events written while a reader was away (Redis restarting, a network blip, the reader's own
+backoff) are read when it is back, whichever of the writer and the reader reconnects first. While Redis is away,
+appends wait in a bounded buffer (flushed in order when it is back) and the reader reconnects with backoff, so
+delivery resumes without restarting gqlsync.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from gqlsync.realtime.broker import Deliver
 log = logging.getLogger("gqlsync.realtime.redis")
 
 MAX_BUFFERED = 10_000
+#: Entries the stream keeps (approximately): how far behind a reader may fall and still read everything.
+MAX_STREAM = 10_000
+#: Entries one XREAD returns at most.
+READ_COUNT = 200
 
 
 class RedisBroker:
@@ -69,10 +76,13 @@ class RedisBroker:
             self._buffer(message)
             return
         try:
-            await self._redis().publish(self.channel, message)
+            await self._append(message)
         except (RedisError, OSError) as exc:
             log.warning("Redis unavailable; buffering events for other processes", extra={"error": str(exc)})
             self._buffer(message)
+
+    async def _append(self, message: str) -> None:
+        await self._redis().xadd(self.channel, {"m": message}, maxlen=MAX_STREAM, approximate=True)
 
     def _buffer(self, message: str) -> None:
         if len(self._pending) >= MAX_BUFFERED:
@@ -88,7 +98,7 @@ class RedisBroker:
         delay = 0.1
         while self._pending and not self._closing:
             try:
-                await self._redis().publish(self.channel, self._pending[0])
+                await self._append(self._pending[0])
                 self._pending.popleft()
                 delay = 0.1
             except (RedisError, OSError):
@@ -99,18 +109,21 @@ class RedisBroker:
 
     async def _read_forever(self) -> None:
         delay = 0.1
+        last: str | None = None  # the stream position read up to; fixed at the first connection
         while not self._closing:
-            pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                client = self._redis()
+                if last is None:
+                    newest = await client.xrevrange(self.channel, count=1)
+                    last = _text(newest[0][0]) if newest else "0-0"
                 self.connected.set()
                 delay = 0.1
                 while not self._closing:
-                    msg = await pubsub.get_message(timeout=1.0)
-                    if msg is None:
-                        await pubsub.ping()
-                        continue
-                    await self._on_message(msg.get("data"))
+                    batch: Any = await client.xread({self.channel: last}, count=READ_COUNT, block=1000)
+                    for _, entries in batch or ():
+                        for entry_id, fields in entries:
+                            last = _text(entry_id)
+                            await self._on_message(fields.get(b"m", fields.get("m")))
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
@@ -119,9 +132,6 @@ class RedisBroker:
                 self.connected.clear()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-            finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
 
     async def _on_message(self, data: Any) -> None:
         try:
@@ -152,3 +162,7 @@ async def _cancel(task: asyncio.Task[None]) -> None:
                 task.result()
             return
     log.error("a Redis broker task did not end when cancelled; leaving it behind")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -94,3 +94,53 @@ async def test_fan_out_across_processes_and_redis_restart(two_nodes: list[str], 
         await comment(a, "evt-1", "after restart")
         assert await next_data(ws, 10) == {"eventId": "evt-1", "content": "after restart"}
         await ws.close()
+
+
+async def test_events_written_while_a_reader_is_away_are_not_lost(redis_server: RedisServer) -> None:
+    """Whichever of writer and reader reconnects first after Redis restarts, the reader gets what was written
+    meanwhile: it reads the stream on from the last entry it saw (pub/sub would have dropped these events)."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from gqlsync.realtime.redis_broker import RedisBroker
+
+    got: list[int] = []
+
+    async def deliver(api: str, events: list[dict[str, object]]) -> None:
+        got.extend(int(str(e["n"])) for e in events)
+
+    async def nothing(api: str, events: list[dict[str, object]]) -> None:
+        return None
+
+    async def until(check: object, what: str) -> None:
+        for _ in range(200):
+            if callable(check) and check():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}; got {got}")
+
+    writer, reader = RedisBroker(redis_server.url), RedisBroker(redis_server.url)
+    await writer.start(nothing)
+    await reader.start(deliver)
+    try:
+        await asyncio.wait_for(reader.connected.wait(), 10)
+        await writer.publish("api", [{"n": 1}])
+        await until(lambda: got == [1], "the first event")
+        real, gate = reader._redis, asyncio.Event()
+
+        def held_back() -> object:  # the reader stays away until the writer has written again
+            if not gate.is_set():
+                raise RedisConnectionError("held back by the test")
+            return real()
+
+        reader._redis = held_back  # type: ignore[method-assign]
+        redis_server.stop()
+        redis_server.start()
+        wait_for_port(redis_server.port, 10)
+        await writer.publish("api", [{"n": 2}])
+        await writer.publish("api", [{"n": 3}])
+        await until(lambda: not writer._pending and not reader.connected.is_set(), "the writer to flush")
+        gate.set()
+        await until(lambda: got == [1, 2, 3], "the events written while the reader was away")
+    finally:
+        await writer.close()
+        await reader.close()

@@ -1,4 +1,4 @@
-"""A lean DynamoDB data-plane client: JSON over pooled aiohttp connections, SigV4-signed, retried.
+"""A lean DynamoDB data-plane client: JSON over pooled keep-alive connections, SigV4-signed, retried.
 
 DynamoDB's API is JSON over HTTP, and AppSync's request documents are already in its wire format,
 so gqlsync skips botocore's model-driven request pipeline on the hot path (profiling showed it was
@@ -16,10 +16,10 @@ import re
 import zlib
 from typing import Any
 
-import aiohttp
 import orjson
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
+from gqlsync.datasources.dynamodb.connections import ConnectionPool
 from gqlsync.sigv4 import Credentials, sign
 
 _TARGET_PREFIX = "DynamoDB_20120810."
@@ -61,21 +61,19 @@ class DynamoDBWireClient:
         self.region = region
         self.credentials = credentials
         self.max_attempts = max(1, max_attempts)
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=read_timeout)
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
+        self._pool_options = {"max_connections": max_connections, "connect_timeout": connect_timeout,
+                              "read_timeout": read_timeout}
+        self._pool: ConnectionPool | None = None
 
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout,
-                                                  json_serialize=lambda o: orjson.dumps(o).decode())
-        return self._session
+    def _http(self) -> ConnectionPool:
+        if self._pool is None:
+            self._pool = ConnectionPool(self.endpoint, **self._pool_options)  # type: ignore[arg-type]
+        return self._pool
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -98,15 +96,13 @@ class DynamoDBWireClient:
                                                    "x-amz-target": _TARGET_PREFIX + operation},
                            body, creds, self.region, "dynamodb")
             try:
-                async with self._http().post(self.endpoint, data=body, headers=headers) as resp:
-                    raw = await resp.read()
-                    status = resp.status
-                    crc = resp.headers.get("x-amz-crc32")
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                status, response_headers, raw = await self._http().post(headers, body)
+            except (TimeoutError, OSError) as exc:  # ConnectionError is an OSError
                 if attempt < self.max_attempts:
                     await self._backoff(attempt)
                     continue
                 raise EndpointConnectionError(endpoint_url=self.endpoint, error=exc) from None
+            crc = response_headers.get(b"x-amz-crc32")
             if crc is not None and crc.isdigit() and int(crc) != zlib.crc32(raw) & 0xFFFFFFFF:
                 if attempt < self.max_attempts:
                     await self._backoff(attempt)

@@ -36,7 +36,15 @@ class _StarletteSocket:
         self.ws = ws
 
     async def receive_text(self) -> str:
-        return await self.ws.receive_text()
+        """The next text message; a binary one closes the socket with 1003 (both protocols speak JSON text)."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            await self.ws.close(1003, "Binary frames are not supported: send JSON text frames")
+            raise WebSocketDisconnect(1003)
+        return str(text)
 
     async def send_text(self, data: str) -> None:
         await self.ws.send_text(data)

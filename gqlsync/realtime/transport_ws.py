@@ -43,7 +43,7 @@ class TransportWsConnection(Connection):
                     raise ProtocolClose(4400, "Message too large")
                 try:
                     msg = json.loads(text)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     raise ProtocolClose(4400, "Invalid message received") from None
                 if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
                     raise ProtocolClose(4400, "Invalid message received")

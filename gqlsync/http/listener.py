@@ -16,12 +16,15 @@ gaps, and `uvicorn_options` is what `gqlsync dev/serve` (and the tests' live ser
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
 from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
+from websockets.http11 import Request, Response
 
 from gqlsync.server import ServerSettings
 
@@ -149,7 +152,27 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
 
 class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's websockets protocol that answers a handshake the websockets library refuses, and lingers."""
+    """uvicorn's websockets protocol that answers a handshake the websockets library refuses (in AppSync's error
+    shape), and lingers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accept = self.conn.accept
+
+        def accept_or_refuse(request: Request) -> Response:
+            response = accept(request)
+            if response.status_code == 101:
+                return response
+            message = bytes(response.body or b"").decode("utf-8", "replace").strip() or "Not a websocket handshake."
+            body = json.dumps({"errors": [{"errorType": "BadRequestException", "message": message}]}).encode()
+            headers = Headers([(k, v) for k, v in response.headers.raw_items()
+                               if k.lower() not in ("content-type", "content-length")])
+            headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(body))
+            headers["x-amzn-ErrorType"] = "BadRequestException"
+            return dataclasses.replace(response, headers=headers, body=body)
+
+        self.conn.accept = accept_or_refuse  # type: ignore[method-assign]
 
     def data_received(self, data: bytes) -> None:
         t = self.transport
@@ -170,6 +193,18 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
                 answer = error_answer(400, "MalformedHttpRequestException", "The websocket handshake is malformed.")
             self.transport.write(answer)
             self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        # a text message that is not UTF-8 is the client's fault: a 1007 close, without uvicorn's error-level traceback
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                self.conn.send_close(1007, "Invalid UTF-8 in a text message")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if isinstance(self.transport, LingeringTransport):

@@ -50,7 +50,8 @@ class _StarletteSocket:
         await self.ws.send_text(data)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        await self.ws.close(code, reason)
+        # a close frame's reason is at most 123 bytes (RFC 6455 5.5): a longer one would fail the close itself
+        await self.ws.close(code, reason.encode()[:123].decode("utf-8", "ignore") if reason else reason)
 
 
 async def serve_realtime(ws: WebSocket, apis: ApiRegistry, api_id: str, hub: RealtimeHub,

@@ -46,8 +46,10 @@ async def _read(coro: Any) -> Any:
 
 
 async def read_reply(reader: asyncio.StreamReader, head_only: bool = False) -> Reply:
-    """One HTTP response; raises Reset (reset / EOF before the full answer) or Hang."""
+    """One HTTP response (after any interim 1xx but 101); raises Reset (reset / EOF before the full answer) or Hang."""
     head = await _read(reader.readuntil(b"\r\n\r\n"))
+    while head[9:10] == b"1" and head[9:12] != b"101":
+        head = await _read(reader.readuntil(b"\r\n\r\n"))
     lines = head.decode("latin-1").split("\r\n")
     version, status, *reason = lines[0].split(" ", 2)
     headers: dict[str, str] = {}
@@ -112,8 +114,9 @@ async def exchange(port: int, data: bytes, *, replies: int = 1, write_slowly: bo
             sent.append(exc)
 
     sender = asyncio.ensure_future(send())
+    head_only = data.startswith(b"HEAD ")
     try:
-        out = [await read_reply(reader) for _ in range(replies)]
+        out = [await read_reply(reader, head_only) for _ in range(replies)]
     finally:
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(sender, HANG)

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import struct
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
-from gqlsync.app import load_app
-from gqlsync.http import GqlsyncServer, ServerSettings
-from gqlsync.http.listener import uvicorn_options
-from gqlsync.realtime.connection import RealtimeLimits
+from tests.fuzz_corpus.server import LIMIT, Target, hostile_target
 from tests.fuzz_corpus.wire import (
     BINARY,
     CLOSE,
@@ -32,38 +27,19 @@ from tests.fuzz_corpus.wire import (
     request_bytes,
     ws_connect,
 )
-from tests.helpers import EVENT_APP, EVENT_KEY, unique_prefix, with_table_prefix
-from tests.live import live_server
+from tests.helpers import EVENT_KEY
 
 pytestmark = pytest.mark.integration
 
-LIMIT = 64 * 1024  # the app's maxBodyBytes here
-MESSAGE_LIMIT = 8192  # the realtime message limit here
 AUTH = {"x-api-key": EVENT_KEY, "content-type": "application/json"}
 LIST = b'{"query":"{ listEvents(limit: 1) { items { id } } }"}'
 SUB = "subscription S($e: String!) { subscribeToEventComments(eventId: $e) { eventId content } }"
 
 
-@dataclasses.dataclass
-class Target:
-    port: int
-    server: GqlsyncServer
-
-
-def hostile_settings(dynamodb_endpoint: str) -> ServerSettings:
-    return ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True,
-                          realtime=RealtimeLimits(init_timeout_seconds=2.0, max_message_bytes=MESSAGE_LIMIT))
-
-
 @pytest.fixture(scope="module")
 async def target(dynamodb_endpoint: str) -> AsyncIterator[Target]:
-    app = with_table_prefix(load_app(EVENT_APP), unique_prefix())
-    app = dataclasses.replace(app, limits={**app.limits, "maxBodyBytes": LIMIT})
-    settings = hostile_settings(dynamodb_endpoint)
-    server = GqlsyncServer(app, settings)
-    options = {k: v for k, v in uvicorn_options(settings).items() if k not in ("ws_per_message_deflate",)}
-    async with live_server(server, **options) as base:
-        yield Target(urlsplit(base).port or 0, server)
+    async with hostile_target(dynamodb_endpoint) as t:
+        yield t
 
 
 def post(body: bytes | None, headers: dict[str, str] | None = None, **kw: Any) -> bytes:

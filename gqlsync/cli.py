@@ -53,6 +53,7 @@ def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str,
     import uvicorn
 
     from gqlsync.http import ServerSettings, create_app
+    from gqlsync.http.listener import uvicorn_options
     from gqlsync.observe import configure_logging
 
     assert isinstance(settings, ServerSettings)
@@ -86,11 +87,9 @@ def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str,
         export(WorkerSpec(app_dir, settings, log_level))
         target = FACTORY
         err.print(f"  workers: {workers} processes on one port, subscriptions shared through Redis")
-    # No permessage-deflate: it compressed every event once per subscriber (a quarter of fan-out CPU in
-    # profiles) and kept a zlib context per idle connection; subscription payloads are small JSON.
     uvicorn.run(target, host=host, port=port, log_level="warning", access_log=False, lifespan="on",  # type: ignore[arg-type]
                 ssl_certfile=tls.get("ssl_certfile"), ssl_keyfile=tls.get("ssl_keyfile"),
-                ws_per_message_deflate=False, factory=workers > 1, workers=workers if workers > 1 else None)
+                factory=workers > 1, workers=workers if workers > 1 else None, **uvicorn_options(settings))
 
 
 @cli.command()
@@ -240,6 +239,7 @@ def _run_managed(state_dir: Path, host: str, port: int, settings: object, log_le
     from gqlsync.control.plane import attach
     from gqlsync.control.tokens import register
     from gqlsync.http import GqlsyncServer, ServerSettings, create_app
+    from gqlsync.http.listener import uvicorn_options
     from gqlsync.observe import configure_logging
 
     assert isinstance(settings, ServerSettings)
@@ -268,7 +268,7 @@ def _run_managed(state_dir: Path, host: str, port: int, settings: object, log_le
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on",
                     ssl_certfile=tls.get("ssl_certfile"), ssl_keyfile=tls.get("ssl_keyfile"),
-                    ws_per_message_deflate=False)
+                    **uvicorn_options(settings))
     except AppError as exc:
         _report(exc)
         raise typer.Exit(2) from None

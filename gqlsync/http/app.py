@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -17,7 +19,7 @@ from starlette.websockets import WebSocket
 from gqlsync.app import App
 from gqlsync.http.explorer import STATIC_PATH, explorer_static
 from gqlsync.http.graphql import GraphQLEndpoint
-from gqlsync.http.responses import json_response
+from gqlsync.http.responses import error_response, json_response
 from gqlsync.realtime.endpoint import serve_realtime
 from gqlsync.server import GqlsyncServer, ServerSettings
 
@@ -29,6 +31,16 @@ def admin_routes(server: GqlsyncServer) -> list[Route]:
     from gqlsync.control.admin import admin_endpoint
 
     return [Route("/admin/graphql", admin_endpoint(server.control), methods=["GET", "POST"])]
+
+
+_ERROR_TYPES = {404: "NotFoundException", 405: "MethodNotAllowedException"}
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, method not allowed) in AppSync's error shape."""
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.detail, _ERROR_TYPES.get(exc.status_code, "BadRequestException"), exc.status_code,
+                          str(uuid.uuid4()), dict(exc.headers or {}))
 
 
 def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSettings | None = None) -> Starlette:
@@ -87,6 +99,7 @@ def create_app(source: str | Path | App | GqlsyncServer, settings: ServerSetting
         ],
         middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST", "OPTIONS"],
                                allow_headers=["*"], expose_headers=["x-amzn-RequestId", "x-amzn-ErrorType"])],
+        exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.gqlsync = server

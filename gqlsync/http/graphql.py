@@ -122,8 +122,10 @@ class GraphQLEndpoint:
         try:
             raw = await _read_body(request, limit)
         except BodyTooLarge:
+            # the rest of the body is not read: the connection closes after the answer (lingering, so the
+            # client reads it; gqlsync.http.listener) rather than reading an unbounded upload to its end
             return error_response(f"The request body exceeds the {limit} bytes allowed.",
-                                  "PayloadTooLargeException", 413, request_id), None, None
+                                  "PayloadTooLargeException", 413, request_id, {"Connection": "close"}), None, None
         except ClientDisconnect:
             return Response(status_code=499), None, None
         facts = RequestFacts(request.method, request.url.path, request.url.query, raw)

@@ -52,8 +52,8 @@ class AppSyncConnection(Connection):
                 continue
             try:
                 msg = json.loads(text)
-            except json.JSONDecodeError:
-                self.send(_error("BadRequestException", "The message is not valid JSON."))
+            except (json.JSONDecodeError, RecursionError):
+                self.send(_error("BadRequestException", "The message is not valid JSON (or is nested too deeply)."))
                 continue
             if not isinstance(msg, dict):
                 self.send(_error("BadRequestException", "A message must be a JSON object with a type."))
@@ -97,7 +97,7 @@ class AppSyncConnection(Connection):
         data = payload.get("data")
         try:
             request = json.loads(data) if isinstance(data, str) else data
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             self.send(_error("BadRequestException", "payload.data is not a JSON string.", sub_id))
             return
         if not isinstance(request, dict):

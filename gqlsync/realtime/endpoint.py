@@ -36,13 +36,22 @@ class _StarletteSocket:
         self.ws = ws
 
     async def receive_text(self) -> str:
-        return await self.ws.receive_text()
+        """The next text message; a binary one closes the socket with 1003 (both protocols speak JSON text)."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            await self.ws.close(1003, "Binary frames are not supported: send JSON text frames")
+            raise WebSocketDisconnect(1003)
+        return str(text)
 
     async def send_text(self, data: str) -> None:
         await self.ws.send_text(data)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        await self.ws.close(code, reason)
+        # a close frame's reason is at most 123 bytes (RFC 6455 5.5): a longer one would fail the close itself
+        await self.ws.close(code, reason.encode()[:123].decode("utf-8", "ignore") if reason else reason)
 
 
 async def serve_realtime(ws: WebSocket, apis: ApiRegistry, api_id: str, hub: RealtimeHub,

@@ -43,7 +43,7 @@ class TransportWsConnection(Connection):
                     raise ProtocolClose(4400, "Message too large")
                 try:
                     msg = json.loads(text)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     raise ProtocolClose(4400, "Invalid message received") from None
                 if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
                     raise ProtocolClose(4400, "Invalid message received")
@@ -65,8 +65,9 @@ class TransportWsConnection(Connection):
                     self.auth_headers = headers
                     acked = True
                     self.send({"type": "connection_ack"})
-                elif kind == "ping":
-                    self.send({"type": "pong"})
+                elif kind == "ping":  # the pong echoes the ping's payload, as graphql-ws servers do
+                    self.send({"type": "pong", "payload": msg["payload"]} if isinstance(msg.get("payload"), dict)
+                              else {"type": "pong"})
                 elif kind == "pong":
                     continue
                 elif kind == "subscribe":

@@ -1,0 +1,226 @@
+"""How uvicorn listens for gqlsync: wire limits and answers for every request, however malformed, before the app.
+
+uvicorn's own protocols leave a few inputs unanswered or answered with a reset; the subclasses here close those
+gaps, and `uvicorn_options` is what `gqlsync dev/serve` (and the tests' live servers) run uvicorn with:
+
+- a request head (request line + headers) larger than MAX_HEAD_BYTES is a 431, not unbounded buffering;
+- a malformed request is a 400 in AppSync's error shape (`MalformedHttpRequestException`), not plain text;
+- `Upgrade: websocket` is honoured on GET only; on a POST it is an ordinary request;
+- a websocket handshake the websockets library refuses (request line or header too long, too many headers, not
+  an HTTP request) is answered (414/431/400) instead of left hanging;
+- every close lingers: the server sends FIN after its answer and discards what the client still sends for up to
+  LINGER_SECONDS, so a client sending a body the server will not read gets the answer, not a TCP reset;
+- websocket messages above `ws_max_size` are closed with 1009 by the websockets library.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.datastructures import Headers
+from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
+from websockets.http11 import Request, Response
+
+from gqlsync.server import ServerSettings
+
+MAX_HEAD_BYTES = 64 * 1024  # request line + headers of one request
+LINGER_SECONDS = 2.0  # how long a closing connection keeps reading (and discarding) before it really closes
+LINGER_BYTES = 64 * 1024 * 1024  # ... and how much it discards at most
+_REASONS = {400: "Bad Request", 413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+
+
+def error_answer(status: int, error_type: str, message: str) -> bytes:
+    """A complete HTTP/1.1 response in AppSync's error shape that closes the connection."""
+    body = json.dumps({"errors": [{"errorType": error_type, "message": message}]}).encode()
+    head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Bad Request')}\r\ncontent-type: application/json\r\n"
+            f"x-amzn-ErrorType: {error_type}\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
+class LingeringTransport:
+    """A transport whose close() half-closes (FIN after the pending answer), keeps reading and closes later."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.lingering = False
+        self.discarded = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.lingering:
+            self._transport.write(data)
+
+    def writelines(self, lines: Any) -> None:
+        if not self.lingering:
+            self._transport.writelines(lines)
+
+    def close(self) -> None:
+        if self.lingering:
+            return
+        self.lingering = True
+        t = self._transport
+        if t.is_closing():
+            return
+        try:
+            if not t.can_write_eof():  # TLS: no half-close
+                t.close()
+                return
+            t.write_eof()
+            t.resume_reading()
+        except Exception:
+            t.close()
+            return
+        self._timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, t.close)
+
+    def discard(self, data: bytes) -> None:
+        """Bytes that arrived while lingering."""
+        self.discarded += len(data)
+        if self.discarded > LINGER_BYTES:
+            self._transport.close()
+
+    def lost(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a bounded request head, AppSync-shaped 4xx answers, lingering closes."""
+
+    _head_bytes = 0
+    _refusal: tuple[int, str, str] | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(LingeringTransport(transport))  # type: ignore[arg-type]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(self.transport, LingeringTransport):
+            self.transport.lost()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        t = self.transport
+        if isinstance(t, LingeringTransport) and t.lingering:
+            t.discard(data)
+            return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._head_bytes = 0
+        super().on_message_begin()
+
+    def _count(self, n: int) -> None:
+        self._head_bytes += n
+        if self._head_bytes > MAX_HEAD_BYTES:
+            self._refusal = (431, "RequestHeaderFieldsTooLarge",
+                             f"The request line and headers exceed the {MAX_HEAD_BYTES} bytes allowed.")
+            raise ValueError(self._refusal[2])  # httptools turns it into an HttpParserError: send_400_response
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _should_upgrade(self) -> bool:
+        # a websocket handshake is a GET (RFC 6455 4.1); an Upgrade header on anything else is ignored
+        return bool(self.scope and self.scope.get("method") == "GET") and super()._should_upgrade()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        pass  # e.g. `Upgrade: h2c`, or websocket on a POST: the request is served as plain HTTP/1.1
+
+    def send_400_response(self, msg: str) -> None:
+        status, error_type, message = self._refusal or (400, "MalformedHttpRequestException",
+                                                        "The HTTP request is malformed.")
+        self._refusal = None
+        if not self.transport.is_closing():
+            self.transport.write(error_answer(status, error_type, message))
+        self.transport.close()
+
+
+class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets protocol that answers a handshake the websockets library refuses (in AppSync's error
+    shape), and lingers."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        accept = self.conn.accept
+
+        def accept_or_refuse(request: Request) -> Response:
+            response = accept(request)
+            if response.status_code == 101:
+                return response
+            message = bytes(response.body or b"").decode("utf-8", "replace").strip() or "Not a websocket handshake."
+            body = json.dumps({"errors": [{"errorType": "BadRequestException", "message": message}]}).encode()
+            headers = Headers([(k, v) for k, v in response.headers.raw_items()
+                               if k.lower() not in ("content-type", "content-length")])
+            headers["Content-Type"] = "application/json"
+            headers["Content-Length"] = str(len(body))
+            headers["x-amzn-ErrorType"] = "BadRequestException"
+            return dataclasses.replace(response, headers=headers, body=body)
+
+        self.conn.accept = accept_or_refuse  # type: ignore[method-assign]
+
+    def data_received(self, data: bytes) -> None:
+        t = self.transport
+        if isinstance(t, LingeringTransport) and t.lingering:
+            t.discard(data)
+            return
+        super().data_received(data)
+        exc = self.conn.handshake_exc
+        if exc is not None and not self.handshake_initiated and not self.close_sent:
+            self.close_sent = True
+            self.conn.data_to_send()  # the library's own (plain text) refusal, replaced by an AppSync-shaped one
+            if isinstance(exc, RequestLineTooLong):
+                answer = error_answer(414, "RequestUriTooLong", "The websocket handshake's request line is too long.")
+            elif isinstance(exc, (HeaderLineTooLong, TooManyHeaders)):
+                answer = error_answer(431, "RequestHeaderFieldsTooLarge",
+                                      "The websocket handshake's headers are too large or too many.")
+            else:
+                answer = error_answer(400, "MalformedHttpRequestException", "The websocket handshake is malformed.")
+            self.transport.write(answer)
+            self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        # a text message that is not UTF-8 is the client's fault: a 1007 close, without uvicorn's error-level traceback
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                self.conn.send_close(1007, "Invalid UTF-8 in a text message")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if isinstance(self.transport, LingeringTransport):
+            self.transport.lost()
+        super().connection_lost(exc)
+
+
+def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
+    """uvicorn.run/Config keyword arguments for serving gqlsync."""
+    return {
+        "http": GuardedHttpProtocol,
+        "ws": GuardedWebSocketProtocol,
+        # a frame (or fragmented message) this large is a 1009 close; between the realtime message limit and this,
+        # the protocols answer with their own error (AppSync: MaxMessageSizeExceeded; graphql-transport-ws: 4400)
+        "ws_max_size": max(4 * settings.realtime.max_message_bytes, 1024 * 1024),
+        # No permessage-deflate: it compressed every event once per subscriber (a quarter of fan-out CPU in
+        # profiles) and kept a zlib context per idle connection; subscription payloads are small JSON.
+        "ws_per_message_deflate": False,
+    }

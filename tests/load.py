@@ -43,7 +43,8 @@ def rss_mib(pid: int) -> float:
 
 
 class Gqlsync:
-    """One `gqlsync serve APP` process on a free loopback port; what it logs goes to `log`."""
+    """One `gqlsync serve APP` process (one worker, so its RSS is the server's) on a free loopback port; what it
+    logs goes to `log`."""
 
     def __init__(self, app: Path, log: Path, *args: str) -> None:
         self.port = free_port()
@@ -52,7 +53,7 @@ class Gqlsync:
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gqlsync.cli", "serve", str(app), "--host", "127.0.0.1", "--port",
-                 str(self.port), "--create-tables", "--log-level", "warning", *args],
+                 str(self.port), "--create-tables", "--log-level", "warning", "--workers", "1", *args],
                 cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=out)
         wait_for_port(self.port, 60, self.proc)
 

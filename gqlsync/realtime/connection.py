@@ -30,6 +30,9 @@ class RealtimeLimits:
     keepalive_seconds: float = 60.0
     init_timeout_seconds: float = 30.0
     send_queue: int = 1000
+    #: what the messages queued for one connection may add up to (AppSync's 240 KB payloads would otherwise let a
+    #: full queue hold ~240 MB)
+    send_queue_bytes: int = 16 * 1024 * 1024
 
 
 class Socket(Protocol):
@@ -59,6 +62,7 @@ class Connection:
         self.auth_headers: dict[str, str] = dict(handshake_headers or {})
         self.subscriptions: dict[str, Subscriber] = {}
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(limits.send_queue)
+        self._queued_bytes = 0
         self._closing = False
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -68,19 +72,34 @@ class Connection:
         if self._closing:
             return
         text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+        if self._queued_bytes + len(text) > self.limits.send_queue_bytes and not self._queue.empty():
+            self._too_slow()
+            return
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
-            log.warning("closing a websocket that does not read its messages",
-                        extra={"connection": self.connection_id, "queued": self._queue.qsize()})
-            self._closing = True
-            self._tasks.append(asyncio.ensure_future(self.socket.close(1013, "Send queue full: client too slow")))
+            self._too_slow()
+            return
+        self._queued_bytes += len(text)
+
+    def _too_slow(self) -> None:
+        """Disconnect a client that does not read: what is queued will never be sent, so it is freed now."""
+        log.warning("closing a websocket that does not read its messages",
+                    extra={"connection": self.connection_id, "queued": self._queue.qsize(),
+                           "queued_bytes": self._queued_bytes})
+        self._closing = True
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queued_bytes = 0
+        self._queue.put_nowait(None)  # the writer ends after the message it may be sending
+        self._tasks.append(asyncio.ensure_future(self.socket.close(1013, "Send queue full: client too slow")))
 
     async def _writer(self) -> None:
         while True:
             text = await self._queue.get()
             if text is None:
                 return
+            self._queued_bytes -= len(text)
             await self.socket.send_text(text)
 
     @property

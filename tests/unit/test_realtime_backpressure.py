@@ -54,3 +54,29 @@ async def test_slow_socket_is_dropped_and_others_keep_receiving() -> None:
     for _, _, writer in conns:
         writer.cancel()
     await server.stop()
+
+
+async def test_a_slow_socket_is_bounded_by_bytes_and_its_queue_freed() -> None:
+    """The queue is bounded by what its messages add up to, not only by their count, and a dropped client's queued
+    messages are let go at once (they would never be sent)."""
+    server = GqlsyncServer(load_app(ROOT / "tests/apps/tickets"), ServerSettings())
+    await server.start()
+    limits = RealtimeLimits(send_queue=1000, send_queue_bytes=4096)
+    sock = FakeSocket(blocked=True)
+    conn = AppSyncConnection(sock, server.apis, server.api_id, server.hub, limits, "h", None)
+    conn.auth = await conn.authenticate({"x-api-key": "da2-ticketstestkey000001"})
+    assert await conn.start_subscription("s", "subscription { onAnyTicket { id } }", {}, None, None) == []
+    writer = asyncio.ensure_future(conn._writer())
+    try:
+        for i in range(200):
+            await server.hub.publish("tickets", [MutationEvent("putTicket", {"id": f"{i:0>100}"}, ("onAnyTicket",))])
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        assert sock.closed == (1013, "Send queue full: client too slow")  # long before 1000 messages
+        assert conn._queued_bytes == 0 and conn._queue.qsize() <= 1  # only the writer's stop marker is left
+        sock.gate.set()  # the client reads again: the writer sends what it held and stops
+        await asyncio.wait_for(writer, 2)
+        assert len(sock.sent) <= 1
+    finally:
+        writer.cancel()
+        await server.stop()

@@ -121,7 +121,8 @@ class ApiVersion:
             result = gql_execute(self.schema, prepared.document, context_value=scope,
                                  variable_values=variables, operation_name=operation_name)
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                result = await asyncio.wait_for(result, float(self.limits["requestTimeoutSeconds"]))
+                async with asyncio.timeout(float(self.limits["requestTimeoutSeconds"])):  # no extra task, as wait_for
+                    result = await result
         except TimeoutError:
             return _fail(f"Execution timed out after {self.limits['requestTimeoutSeconds']} seconds.",
                          "ExecutionTimeout", name, op_type)

@@ -314,14 +314,18 @@ def report(rows: list[dict[str, Any]]) -> None:
         goal = (f"≥ {r['goal']:g} {'met' if r['met'] else '**missed**'}" if "goal" in r else "")
         lines.append(f"| {r['scenario']} | {r['runtime']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
                      f"| {r['cpu_us']:.0f} | {ratio} | {cpu} | {goal} |")
-    text = "\n".join(lines) + "\n"
+    write_results("runtimes", "\n".join(lines) + "\n", rows)
+
+
+def write_results(kind: str, text: str, rows: list[dict[str, Any]]) -> None:
+    """Print the table and keep it, with the raw rows, as bench/results/<kind>-<timestamp>.md and .json."""
     print("\n" + text)
     out = ROOT / "bench/results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    (out / f"runtimes-{stamp}.md").write_text(text)
-    (out / f"runtimes-{stamp}.json").write_text(json.dumps(rows, indent=1))
-    print(f"written to bench/results/runtimes-{stamp}.md and .json")
+    (out / f"{kind}-{stamp}.md").write_text(text)
+    (out / f"{kind}-{stamp}.json").write_text(json.dumps(rows, indent=1))
+    print(f"written to bench/results/{kind}-{stamp}.md and .json")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Results go to bench/results/workers-<timestamp>.md and .json.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -21,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import runtimes as rt  # noqa: E402
 
-from tests.services import DynamoDBLocal, RedisServer, free_port, wait_for_port  # noqa: E402
+from tests.services import DynamoDBLocal, RedisServer, children, free_port, wait_for_port  # noqa: E402
 
 SECONDS = float(os.environ.get("WK_SECONDS", "10"))
 ROUNDS = int(os.environ.get("WK_ROUNDS", "3"))
@@ -43,16 +41,7 @@ WORKERS = (1, 2)
 
 def tree_cpu(pid: int) -> float:
     """CPU seconds used so far by `pid` and its live children (the supervisor and its workers)."""
-    total = rt.cpu_seconds(pid)
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                total += rt.cpu_seconds(int(entry.name))
-    return total
+    return rt.cpu_seconds(pid) + sum(rt.cpu_seconds(c) for c in children(pid))
 
 
 def serve(app_dir: Path, port: int, endpoint: str, redis_url: str, workers: int) -> subprocess.Popen[bytes]:
@@ -155,14 +144,7 @@ def report(cells: dict[tuple[str, int], list[dict[str, float]]]) -> None:
             rows.append(row)
             lines.append(f"| {name} | {n} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
                          f"{row['cpu_us']:.0f} | {ratio} | {goal} |")
-    text = "\n".join(lines) + "\n"
-    print("\n" + text)
-    out = ROOT / "bench/results"
-    out.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (out / f"workers-{stamp}.md").write_text(text)
-    (out / f"workers-{stamp}.json").write_text(json.dumps(rows, indent=1))
-    print(f"written to bench/results/workers-{stamp}.md and .json")
+    rt.write_results("workers", "\n".join(lines) + "\n", rows)
 
 
 if __name__ == "__main__":

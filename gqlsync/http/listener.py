@@ -34,6 +34,14 @@ LINGER_BYTES = 64 * 1024 * 1024  # ... and how much it discards at most
 _REASONS = {400: "Bad Request", 413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
 
 
+def _discarded(transport: object, data: bytes) -> bool:
+    """Whether `data` arrived on a lingering close and was thrown away (the answer is already sent)."""
+    if isinstance(transport, LingeringTransport) and transport.lingering:
+        transport.discard(data)
+        return True
+    return False
+
+
 def error_answer(status: int, error_type: str, message: str) -> bytes:
     """A complete HTTP/1.1 response in AppSync's error shape that closes the connection."""
     body = json.dumps({"errors": [{"errorType": error_type, "message": message}]}).encode()
@@ -110,9 +118,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        t = self.transport
-        if isinstance(t, LingeringTransport) and t.lingering:
-            t.discard(data)
+        if _discarded(self.transport, data):
             return
         super().data_received(data)
 
@@ -175,9 +181,7 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.accept = accept_or_refuse  # type: ignore[method-assign]
 
     def data_received(self, data: bytes) -> None:
-        t = self.transport
-        if isinstance(t, LingeringTransport) and t.lingering:
-            t.discard(data)
+        if _discarded(self.transport, data):
             return
         super().data_received(data)
         exc = self.conn.handshake_exc

@@ -18,23 +18,9 @@ import websockets
 
 from tests.helpers import EVENT_APP, EVENT_KEY, ROOT
 from tests.integration.test_realtime_redis import SUB, connect, next_data
-from tests.services import RedisServer, free_port, wait_for_port
+from tests.services import RedisServer, children, free_port, wait_for_port
 
 pytestmark = pytest.mark.integration
-
-
-def children(pid: int) -> list[int]:
-    """The live child processes of `pid` (from /proc)."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                out.append(int(entry.name))
-    return sorted(out)
 
 
 def sockets_of(pid: int) -> set[int]:

@@ -50,9 +50,17 @@ def refusal(settings: ServerSettings, workers: int) -> str | None:
     return None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers' cpusets narrow), else all of them."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def default_workers(settings: ServerSettings) -> int:
-    """One per core when a broker can share subscriptions between them, else one."""
-    return max(1, os.cpu_count() or 1) if settings.redis_url else 1
+    """One per usable core when a broker can share subscriptions between them, else one."""
+    return usable_cores() if settings.redis_url else 1
 
 
 def export(spec: WorkerSpec) -> None:

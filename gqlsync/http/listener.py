@@ -3,7 +3,9 @@
 uvicorn's own protocols leave a few inputs unanswered or answered with a reset; the subclasses here close those
 gaps, and `uvicorn_options` is what `gqlsync dev/serve` (and the tests' live servers) run uvicorn with:
 
-- a request head (request line + headers) larger than MAX_HEAD_BYTES is a 431, not unbounded buffering;
+- a request head (request line + headers) larger than MAX_HEAD_BYTES is a 431, not unbounded buffering, and one
+  that has not arrived in full HEAD_TIMEOUT_SECONDS after the connection opened or the request began is a 408
+  (a client trickling its headers never holds a connection for ever);
 - a malformed request is a 400 in AppSync's error shape (`MalformedHttpRequestException`), not plain text;
 - `Upgrade: websocket` is honoured on GET only; on a POST it is an ordinary request;
 - a websocket handshake the websockets library refuses (request line or header too long, too many headers, not
@@ -29,9 +31,11 @@ from websockets.http11 import Request, Response
 from gqlsync.server import ServerSettings
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers of one request
+HEAD_TIMEOUT_SECONDS = 10.0  # how long a request head may take to arrive in full (a new connection's first included)
 LINGER_SECONDS = 2.0  # how long a closing connection keeps reading (and discarding) before it really closes
 LINGER_BYTES = 64 * 1024 * 1024  # ... and how much it discards at most
-_REASONS = {400: "Bad Request", 413: "Payload Too Large", 414: "URI Too Long", 431: "Request Header Fields Too Large"}
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Payload Too Large", 414: "URI Too Long",
+            431: "Request Header Fields Too Large"}
 
 
 def _discarded(transport: object, data: bytes) -> bool:
@@ -108,14 +112,39 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     _head_bytes = 0
     _refusal: tuple[int, str, str] | None = None
+    _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(LingeringTransport(transport))  # type: ignore[arg-type]
+        self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
         if isinstance(self.transport, LingeringTransport):
             self.transport.lost()
         super().connection_lost(exc)
+
+    def _await_head(self) -> None:
+        self._head_arrived()
+        self._head_timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT_SECONDS, self._head_too_slow)
+
+    def _head_arrived(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being served (the head arrived): its own timeouts apply
+        if not self.transport.is_closing():
+            self.transport.write(error_answer(408, "RequestTimeoutException", "The request head did not arrive "
+                                              f"within {HEAD_TIMEOUT_SECONDS:g} s."))
+        self.transport.close()
+
+    def on_headers_complete(self) -> None:
+        self._head_arrived()
+        super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
         if _discarded(self.transport, data):
@@ -124,6 +153,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self._head_bytes = 0
+        if self._head_timer is None:  # a keep-alive connection's next request: its head gets the same time
+            self._await_head()
         super().on_message_begin()
 
     def _count(self, n: int) -> None:

@@ -24,6 +24,7 @@ from tests.fuzz_corpus.wire import (
     chunked,
     exchange,
     frame,
+    read_reply,
     request_bytes,
     ws_connect,
 )
@@ -132,6 +133,27 @@ async def test_upgrade_header_on_a_plain_post_is_answered(target: Target) -> Non
         assert reply.status < 500, (upgrade, reply)
         if reply.status == 200:
             assert reply.json()["data"]["listEvents"] is not None
+
+
+async def test_a_head_that_never_completes_is_answered_408(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client trickling its headers (slowloris), or opening a connection and sending nothing, does not hold the
+    connection for ever: once the head has taken HEAD_TIMEOUT_SECONDS it is answered 408 and closed."""
+    from gqlsync.http import listener
+
+    monkeypatch.setattr(listener, "HEAD_TIMEOUT_SECONDS", 0.5)
+    for sent in (b"", b"POST /graphql HTTP/1.1\r\nhost: x\r\nx-api-key: "):
+        reader, writer = await asyncio.open_connection("127.0.0.1", target.port)
+        try:
+            writer.write(sent)
+            await writer.drain()
+            reply = await read_reply(reader)
+            assert reply.status == 408 and reply.json()["errors"][0]["errorType"] == "RequestTimeoutException"
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # and closed
+        finally:
+            writer.close()
+    # a whole head in time is served as usual, also on a connection that stays open for a second request
+    [first, second] = await exchange(target.port, post(LIST) + post(LIST), replies=2)
+    assert first.status == second.status == 200
 
 
 async def test_http_1_0_is_answered_and_closed(target: Target) -> None:

@@ -53,6 +53,19 @@ var __gqlsync_compile = (function () {
     }
   }
 
+  // The AST nodes directly under `node`, in source order.
+  function* children(node) {
+    for (const key of Object.keys(node)) {
+      if (key === "loc" || key === "start" || key === "end") continue;
+      const v = node[key];
+      if (Array.isArray(v)) {
+        for (const c of v) if (c && typeof c.type === "string") yield c;
+      } else if (v && typeof v.type === "string") {
+        yield v;
+      }
+    }
+  }
+
   function check(node, parent, problems, inserts) {
     const t = node.type;
     instrument(node, inserts);
@@ -71,15 +84,7 @@ var __gqlsync_compile = (function () {
              !(parent.type === "Property" && parent.key === node && !parent.computed))
       reason = "promises are not supported by APPSYNC_JS";
     if (reason) problems.push({ line: node.loc.start.line, column: node.loc.start.column + 1, reason: reason });
-    for (const key of Object.keys(node)) {
-      if (key === "loc" || key === "start" || key === "end") continue;
-      const v = node[key];
-      if (Array.isArray(v)) {
-        for (const c of v) if (c && typeof c.type === "string") check(c, node, problems, inserts);
-      } else if (v && typeof v.type === "string") {
-        check(v, node, problems, inserts);
-      }
-    }
+    for (const c of children(node)) check(c, node, problems, inserts);
   }
 
   // Whether every run of the module takes time bounded by its text and its data, so the runtime may run it on the
@@ -96,15 +101,7 @@ var __gqlsync_compile = (function () {
     const names = new Set();
     const walk = (node, parent, visit) => {
       visit(node, parent);
-      for (const key of Object.keys(node)) {
-        if (key === "loc" || key === "start" || key === "end") continue;
-        const v = node[key];
-        if (Array.isArray(v)) {
-          for (const c of v) if (c && typeof c.type === "string") walk(c, node, visit);
-        } else if (v && typeof v.type === "string") {
-          walk(v, node, visit);
-        }
-      }
+      for (const c of children(node)) walk(c, node, visit);
     };
     const isFn = (n) => n.type === "FunctionDeclaration" || n.type === "FunctionExpression" ||
                         n.type === "ArrowFunctionExpression";
@@ -115,8 +112,8 @@ var __gqlsync_compile = (function () {
     });
     let ok = true;
     const calls = new Map();  // function name -> names of declared functions it calls
-    const stack = [];  // the declared functions the walk is inside, innermost last
-    const visitNode = (node, parent) => {
+    // `owner`: the declared function the node is written in (the nearest enclosing one), or null at top level
+    const visitNode = (node, parent, owner) => {
       if (!ok) return;
       const t = node.type;
       if (t === "ForOfStatement" || t === "ForInStatement") ok = false;
@@ -141,7 +138,6 @@ var __gqlsync_compile = (function () {
           (pt === "MemberExpression" && parent.property === node && !parent.computed) ||
           (pt === "Property" && parent.key === node && !parent.computed && !parent.shorthand);
         if (asCallee) {
-          const owner = stack.length ? stack[stack.length - 1] : null;
           if (owner !== null) {
             if (!calls.has(owner)) calls.set(owner, new Set());
             calls.get(owner).add(node.name);
@@ -154,22 +150,12 @@ var __gqlsync_compile = (function () {
     // Attribute each call to the declared function it is written in (the nearest enclosing one).
     const attribute = (node, parent, owner) => {
       if (!ok) return;
-      visitNode(node, parent);
+      visitNode(node, parent, owner);
       let inner = owner;
       if (node.type === "FunctionDeclaration" && node.id) inner = node.id.name;
       else if (isFn(node) && parent && parent.type === "VariableDeclarator" && parent.id.type === "Identifier")
         inner = parent.id.name;
-      if (inner !== owner) stack.push(inner);
-      for (const key of Object.keys(node)) {
-        if (key === "loc" || key === "start" || key === "end") continue;
-        const v = node[key];
-        if (Array.isArray(v)) {
-          for (const c of v) if (c && typeof c.type === "string") attribute(c, node, inner);
-        } else if (v && typeof v.type === "string") {
-          attribute(v, node, inner);
-        }
-      }
-      if (inner !== owner) stack.pop();
+      for (const c of children(node)) attribute(c, node, inner);
     };
     attribute(ast, null, null);
     if (!ok) return false;

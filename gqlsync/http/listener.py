@@ -28,6 +28,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooManyHeaders
 from websockets.http11 import Request, Response
 
+from gqlsync.http.responses import error_body
 from gqlsync.server import ServerSettings
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers of one request
@@ -48,7 +49,7 @@ def _discarded(transport: object, data: bytes) -> bool:
 
 def error_answer(status: int, error_type: str, message: str) -> bytes:
     """A complete HTTP/1.1 response in AppSync's error shape that closes the connection."""
-    body = json.dumps({"errors": [{"errorType": error_type, "message": message}]}).encode()
+    body = json.dumps(error_body(message, error_type)).encode()
     head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Bad Request')}\r\ncontent-type: application/json\r\n"
             f"x-amzn-ErrorType: {error_type}\r\ncontent-length: {len(body)}\r\nconnection: close\r\n\r\n")
     return head.encode("latin-1") + body
@@ -201,7 +202,7 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
             if response.status_code == 101:
                 return response
             message = bytes(response.body or b"").decode("utf-8", "replace").strip() or "Not a websocket handshake."
-            body = json.dumps({"errors": [{"errorType": "BadRequestException", "message": message}]}).encode()
+            body = json.dumps(error_body(message, "BadRequestException")).encode()
             headers = Headers([(k, v) for k, v in response.headers.raw_items()
                                if k.lower() not in ("content-type", "content-length")])
             headers["Content-Type"] = "application/json"

@@ -17,7 +17,12 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
+def error_body(message: str, error_type: str) -> dict[str, Any]:
+    """AppSync's body for a request refused as a whole (no field resolved)."""
+    return {"errors": [{"errorType": error_type, "message": message}]}
+
+
 def error_response(message: str, error_type: str, status: int, request_id: str,
                    extra_headers: dict[str, str] | None = None) -> Response:
     headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": error_type, **(extra_headers or {})}
-    return json_response({"errors": [{"errorType": error_type, "message": message}]}, status, headers)
+    return json_response(error_body(message, error_type), status, headers)

@@ -123,7 +123,7 @@ class RedisBroker:
                     for _, entries in batch or ():
                         for entry_id, fields in entries:
                             last = _text(entry_id)
-                            await self._on_message(fields.get(b"m", fields.get("m")))
+                            await self._on_message(fields.get(b"m"))  # the client does not decode replies
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:

@@ -11,6 +11,7 @@ Control-plane calls (creating tables) stay on aioboto3.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 import zlib
@@ -61,13 +62,13 @@ class DynamoDBWireClient:
         self.region = region
         self.credentials = credentials
         self.max_attempts = max(1, max_attempts)
-        self._pool_options = {"max_connections": max_connections, "connect_timeout": connect_timeout,
-                              "read_timeout": read_timeout}
+        self._new_pool = functools.partial(ConnectionPool, self.endpoint, max_connections=max_connections,
+                                           connect_timeout=connect_timeout, read_timeout=read_timeout)
         self._pool: ConnectionPool | None = None
 
     def _http(self) -> ConnectionPool:
-        if self._pool is None:
-            self._pool = ConnectionPool(self.endpoint, **self._pool_options)  # type: ignore[arg-type]
+        if self._pool is None:  # made on first use (and again after close)
+            self._pool = self._new_pool()
         return self._pool
 
     async def close(self) -> None:

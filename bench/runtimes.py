@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -252,17 +253,8 @@ def main() -> None:
         for url in urls.values():  # warm-up: caches, connection pools, DynamoDB Local's JIT
             for body in SCENARIOS.values():
                 load(url, body, CLIENTS, 2)
-        cells: dict[tuple[str, str], list[dict[str, float]]] = {}
-        order = list(APPS)
-        for round_ in range(ROUNDS):
-            turn = order[round_ % len(order):] + order[:round_ % len(order)]  # who goes first rotates
-            for name, body in SCENARIOS.items():
-                for runtime in turn:
-                    cell = measured(urls[runtime], body, pids[runtime])
-                    cells.setdefault((name, runtime), []).append(cell)
-                    print(f"  round {round_ + 1} {name:<22} {LABELS[runtime]:<10} {cell['rps']:8.0f} req/s "
-                          f"p50 {cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:6.2f} ms  {cell['cpu_us']:6.0f} µs CPU",
-                          flush=True)
+        cells = interleaved_rounds(list(APPS), ROUNDS, lambda rt, body: measured(urls[rt], body, pids[rt]),
+                                   lambda rt: f"{LABELS[rt]:<10}")
         report(summarise(cells))
     finally:
         for p in procs:
@@ -275,6 +267,23 @@ def main() -> None:
                 p.kill()
         ddb.stop()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def interleaved_rounds(servers: list[Any], rounds: int, measure: Callable[[Any, dict[str, Any]], dict[str, float]],
+                       label: Callable[[Any], str]) -> dict[tuple[str, Any], list[dict[str, float]]]:
+    """Each scenario measured on each server, `rounds` times; which server goes first rotates by round, so each
+    round's cells are measured moments apart. Cells by (scenario, server), a list over rounds; printed as they come."""
+    cells: dict[tuple[str, Any], list[dict[str, float]]] = {}
+    for round_ in range(rounds):
+        turn = servers[round_ % len(servers):] + servers[:round_ % len(servers)]
+        for name, body in SCENARIOS.items():
+            for server in turn:
+                cell = measure(server, body)
+                cells.setdefault((name, server), []).append(cell)
+                print(f"  round {round_ + 1} {name:<22} {label(server)} {cell['rps']:8.0f} req/s "
+                      f"p50 {cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:6.2f} ms  {cell['cpu_us']:6.0f} µs CPU",
+                      flush=True)
+    return cells
 
 
 def summarise(cells: dict[tuple[str, str], list[dict[str, float]]]) -> list[dict[str, Any]]:

@@ -94,16 +94,8 @@ def main() -> None:
             for body in rt.SCENARIOS.values():
                 rt.gql(url, body)
                 rt.load(url, body, CLIENTS, 2)
-        cells: dict[tuple[str, int], list[dict[str, float]]] = {}
-        for round_ in range(ROUNDS):
-            turn = list(WORKERS) if round_ % 2 == 0 else list(reversed(WORKERS))
-            for name, body in rt.SCENARIOS.items():
-                for n in turn:
-                    cell = measured(urls[n], body, pids[n])
-                    cells.setdefault((name, n), []).append(cell)
-                    print(f"  round {round_ + 1} {name:<22} {n} worker(s) {cell['rps']:8.0f} req/s "
-                          f"p50 {cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:6.2f} ms  {cell['cpu_us']:6.0f} µs CPU",
-                          flush=True)
+        cells = rt.interleaved_rounds(list(WORKERS), ROUNDS, lambda n, body: measured(urls[n], body, pids[n]),
+                                      lambda n: f"{n} worker(s)")
         report(cells)
     finally:
         for p in procs:

@@ -134,7 +134,7 @@ def dev(
                               embedded_search_dir=search_data_dir or app_dir / ".gqlsync" / "search",
                               create_tables=True, region=region, dev=True, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
-                              streams_dir=app_dir / ".gqlsync" / "streams", watch=watch)
+                              streams_dir=app_dir / ".gqlsync" / "streams", watch=watch, settle_heap=True)
     _run(app_dir, host, port, settings, log_level, _tls(app_dir, tls, tls_cert, tls_key))
 
 
@@ -207,7 +207,7 @@ def serve(
                               create_tables=create_tables, region=region, redis_url=redis_url,
                               realtime=RealtimeLimits(keepalive_seconds=keepalive_seconds),
                               streams_dir=app_dir / ".gqlsync" / "streams" if streams and app_dir else None,
-                              streams_poll_seconds=0.25)
+                              streams_poll_seconds=0.25, settle_heap=True)
     from gqlsync.multiprocess import default_workers, refusal
 
     if app_dir is not None and not managed:

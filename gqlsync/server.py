@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gqlsync import heap
 from gqlsync.apis import ApiRegistry, ServedApi
 from gqlsync.app import App, AppError, Problem, TableConfig, load_app
 from gqlsync.auth import Authenticator
@@ -21,6 +22,7 @@ from gqlsync.datasources.search import SearchDataSource
 from gqlsync.engine.api import ApiVersion, build_api
 from gqlsync.engine.caching import Backend, backend_for
 from gqlsync.observe import Metrics
+from gqlsync.observe.health import HealthProbes
 from gqlsync.observe.versions import VersionWindow
 from gqlsync.realtime import RealtimeHub
 from gqlsync.realtime.broker import Broker, LocalBroker
@@ -54,6 +56,9 @@ class ServerSettings:
     streams_poll_seconds: float = 0.1
     #: Reload the app from its folder when a file there changes (`gqlsync dev --watch`; gqlsync/watch.py).
     watch: bool = False
+    #: Exempt the served apps' long-lived objects from full garbage collections (gqlsync/heap.py): on for
+    #: `gqlsync serve/dev`, which own their process; off for an app embedded in someone else's.
+    settle_heap: bool = False
 
 
 def build_served(app: App, clients: ClientProvider, metrics: Metrics, publisher: RealtimeHub, *,
@@ -91,6 +96,7 @@ class GqlsyncServer:
         plane installs them (`gqlsync serve` as a managed server)."""
         self.settings = settings or ServerSettings()
         self.metrics = Metrics()
+        self.health = HealthProbes(self.metrics.registry)
         self.versions = VersionWindow()
         s = self.settings
         self.clients = ClientProvider(aws_settings(s.region, dynamodb_endpoint=s.dynamodb_endpoint,
@@ -203,8 +209,14 @@ class GqlsyncServer:
         if self._started and api_id == self.api_id and before is not None and (
                 app.streams != before.api.app.streams or app.data_sources != before.api.app.data_sources):
             await self._stop_streams()
+            await self._stop_streams()
             await self._start_streams()
+        self._settle()
         return served
+
+    def _settle(self) -> None:
+        if self.settings.settle_heap and self._started:
+            heap.settle()
 
     def end_canary(self, api_id: str) -> None:
         canary = self.apis.canary(api_id)
@@ -225,6 +237,7 @@ class GqlsyncServer:
             self._retiring.pop(task, None)
             if served not in self.apis.all():  # not served again meanwhile
                 await served.api.close()
+                self._settle()
 
         task = asyncio.get_running_loop().create_task(later(), name=f"gqlsync-retire {served.api_id} v{served.version}")
         self._retiring[task] = served
@@ -250,7 +263,9 @@ class GqlsyncServer:
                 await served.api.start()
             await self.hub.start()
             await self._start_streams()
+            self.health.start()
             self._started = True
+            self._settle()
             if self.control is not None:
                 await self.control.run()
 
@@ -282,6 +297,7 @@ class GqlsyncServer:
                 task.cancel()
                 await retired.api.close()
             self._retiring.clear()
+            self.health.stop()
             await self._stop_streams()
             await self.hub.close()
             for served in self.apis.all():

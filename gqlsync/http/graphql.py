@@ -99,11 +99,9 @@ class GraphQLEndpoint:
         op_type = (outcome.operation_type if outcome else None) or "none"
         error_types = outcome.error_types if outcome else [resp.headers.get("x-amzn-ErrorType", "")]
         app_name = served.api.app.name
-        server.metrics.requests.labels(app_name, op_type, str(resp.status_code)).inc()
-        server.metrics.latency.labels(app_name).observe(elapsed)
         errored = resp.status_code >= 500 or bool(outcome and any(
             "path" in e for e in outcome.body.get("errors") or ()))
-        server.metrics.version_requests.labels(app_name, served.version, "error" if errored else "ok").inc()
+        server.metrics.request(app_name, op_type, resp.status_code, served.version, errored, elapsed)
         server.versions.record(served.api_id, served.version, errored)
         extra: dict[str, Any] = {"request_id": request_id, "app": app_name, "operation": name,
                                  "operation_type": op_type, "status": resp.status_code,

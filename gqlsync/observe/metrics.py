@@ -44,6 +44,22 @@ class Metrics:
                                                "slot of a data source's maxConcurrency", labels,
                                                buckets=_LATENCY_BUCKETS, registry=self.registry)
 
+        self._request_children: dict[tuple[str, str, int, str, bool], tuple[Any, Any, Any]] = {}
+
+    def request(self, app: str, operation_type: str, status: int, version: str, errored: bool,
+                seconds: float) -> None:
+        """Count one GraphQL request (the label children are looked up once per combination, then kept)."""
+        key = (app, operation_type, status, version, errored)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(app, operation_type, str(status)), self.latency.labels(app),
+                        self.version_requests.labels(app, version, "error" if errored else "ok"))
+            if len(self._request_children) < 10_000:  # bounded: versions come and go
+                self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        children[2].inc()
+
     def datasource(self, app: str, name: str, type_: str) -> DataSourceMeter:
         """The metrics of one data source of one app, labels bound once (the Invoker keeps it)."""
         return DataSourceMeter(self, app, name, type_)

@@ -270,13 +270,15 @@ def main() -> None:
 
 
 def interleaved_rounds(servers: list[Any], rounds: int, measure: Callable[[Any, dict[str, Any]], dict[str, float]],
-                       label: Callable[[Any], str]) -> dict[tuple[str, Any], list[dict[str, float]]]:
-    """Each scenario measured on each server, `rounds` times; which server goes first rotates by round, so each
-    round's cells are measured moments apart. Cells by (scenario, server), a list over rounds; printed as they come."""
+                       label: Callable[[Any], str], scenarios: dict[str, dict[str, Any]] | None = None,
+                       ) -> dict[tuple[str, Any], list[dict[str, float]]]:
+    """Each scenario (default: SCENARIOS) measured on each server, `rounds` times; which server goes first rotates by
+    round, so each round's cells are measured moments apart. Cells by (scenario, server), a list over rounds; printed
+    as they come."""
     cells: dict[tuple[str, Any], list[dict[str, float]]] = {}
     for round_ in range(rounds):
         turn = servers[round_ % len(servers):] + servers[:round_ % len(servers)]
-        for name, body in SCENARIOS.items():
+        for name, body in (scenarios or SCENARIOS).items():
             for server in turn:
                 cell = measure(server, body)
                 cells.setdefault((name, server), []).append(cell)

@@ -14,6 +14,7 @@ Results go to bench/results/workers-<timestamp>.md and .json.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -82,10 +83,21 @@ def serve(app_dir: Path, port: int, endpoint: str, redis_url: str, workers: int)
     return proc
 
 
-def measured(url: str, body: dict[str, Any], pid: int) -> dict[str, float]:
-    before = tree_cpu(pid)
+def loader_cpu() -> float:
+    """CPU seconds of the load generators this process has run and waited for (wrk, or the fallback)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measured(url: str, body: dict[str, Any], pid: int, backend_pid: int) -> dict[str, float]:
+    """The load's figures, the server's CPU per request, and what DynamoDB Local and the load generator spent per
+    request on the same cores (what is left of the two cores for the server's workers)."""
+    before, backend, load = tree_cpu(pid), rt.cpu_seconds(backend_pid), loader_cpu()
     cell = rt.load(url, body, CLIENTS, SECONDS)
-    cell["cpu_us"] = (tree_cpu(pid) - before) / (cell["rps"] * SECONDS) * 1e6
+    n = cell["rps"] * SECONDS
+    cell["cpu_us"] = (tree_cpu(pid) - before) / n * 1e6
+    cell["backend_us"] = (rt.cpu_seconds(backend_pid) - backend) / n * 1e6
+    cell["loader_us"] = (loader_cpu() - load) / n * 1e6
     return cell
 
 
@@ -115,6 +127,8 @@ def main() -> None:
             procs.append(serve(app_dir, port, ddb.endpoint, redis.url, n))
             urls[n], pids[n] = f"http://127.0.0.1:{port}/graphql", procs[-1].pid
             rt.seed(ddb.endpoint, tables)
+        assert ddb.proc is not None
+        ddb_pid = ddb.proc.pid
         loader = "wrk -t1" if shutil.which("wrk") else "the asyncio load generator"
         print(f"{os.cpu_count()} cores; {CLIENTS} clients; {ROUNDS} rounds of {SECONDS:g} s per cell; {loader}",
               flush=True)
@@ -122,7 +136,8 @@ def main() -> None:
             for body in SCENARIOS.values():
                 rt.gql(url, body)
                 rt.load(url, body, CLIENTS, 2)
-        cells = rt.interleaved_rounds(list(WORKERS), ROUNDS, lambda n, body: measured(urls[n], body, pids[n]),
+        cells = rt.interleaved_rounds(list(WORKERS), ROUNDS,
+                                      lambda n, body: measured(urls[n], body, pids[n], ddb_pid),
                                       lambda n: f"{n} worker(s)", SCENARIOS)
         report(cells)
     finally:
@@ -144,17 +159,24 @@ def report(cells: dict[tuple[str, int], list[dict[str, float]]]) -> None:
     lines = [f"# gqlsync workers benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "",
              f"{os.cpu_count()} cores; {CLIENTS} clients; medians of {ROUNDS} interleaved rounds of {SECONDS:g} s "
              "per cell; both servers with the Redis broker; one DynamoDB Local on the same cores. ÷ 1 worker: median "
-             f"of the rounds' ratios (min-max); goal (issue 15): getEvent at 2 workers ≥ {GOAL:g} times one.", "",
-             "| scenario | workers | req/s | p50 ms | p99 ms | server CPU µs/req | ÷ 1 worker | goal |",
-             "|---|---:|---:|---:|---:|---:|---:|---|"]
+             f"of the rounds' ratios (min-max); goal (issue 15): getEvent at 2 workers ≥ {GOAL:g} times one. CPU "
+             "columns: µs per request of the server (supervisor and workers), of DynamoDB Local and of the load "
+             f"generator; ceiling: the ratio {os.cpu_count()} fully used cores would allow if every request cost "
+             "what it cost all three at one worker (cores ÷ their CPU per request ÷ the 1-worker req/s).", "",
+             "| scenario | workers | req/s | p50 ms | p99 ms | server CPU µs/req | DynamoDB Local µs/req "
+             "| load µs/req | ÷ 1 worker | ceiling | goal |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for name in SCENARIOS:
         one = cells[(name, 1)]
         for n in WORKERS:
             runs = cells[(name, n)]
             row: dict[str, Any] = {"scenario": name, "workers": n, "clients": CLIENTS,
                                    **{k: statistics.median(r[k] for r in runs) for k in runs[0]}, "rounds": runs}
-            ratio, goal = "1", ""
+            ratio, goal, ceiling = "1", "", ""
             if n != 1:
+                base = [o["rps"] * (o["cpu_us"] + o["backend_us"] + o["loader_us"]) / 1e6 for o in one]
+                row["ceiling"] = statistics.median((os.cpu_count() or 1) / b for b in base)
+                ceiling = f"{row['ceiling']:.2f}"
                 ratios = [r["rps"] / o["rps"] for r, o in zip(runs, one, strict=True)]
                 row["vs_one"] = statistics.median(ratios)
                 ratio = f"{row['vs_one']:.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
@@ -163,7 +185,8 @@ def report(cells: dict[tuple[str, int], list[dict[str, float]]]) -> None:
                     goal = f"≥ {GOAL:g} {'met' if row['met'] else '**missed**'}"
             rows.append(row)
             lines.append(f"| {name} | {n} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
-                         f"{row['cpu_us']:.0f} | {ratio} | {goal} |")
+                         f"{row['cpu_us']:.0f} | {row['backend_us']:.0f} | {row['loader_us']:.0f} | {ratio} | "
+                         f"{ceiling} | {goal} |")
     rt.write_results("workers", "\n".join(lines) + "\n", rows)
 
 

@@ -35,6 +35,7 @@ MAX_HEAD_BYTES = 64 * 1024  # request line + headers of one request
 HEAD_TIMEOUT_SECONDS = 10.0  # how long a request head may take to arrive in full (a new connection's first included)
 LINGER_SECONDS = 2.0  # how long a closing connection keeps reading (and discarding) before it really closes
 LINGER_BYTES = 64 * 1024 * 1024  # ... and how much it discards at most
+HOLD_BYTES = 64 * 1024  # writes of one loop turn are joined up to this much (LingeringTransport)
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Payload Too Large", 414: "URI Too Long",
             431: "Request Header Fields Too Large"}
 
@@ -56,13 +57,19 @@ def error_answer(status: int, error_type: str, message: str) -> bytes:
 
 
 class LingeringTransport:
-    """A transport whose close() half-closes (FIN after the pending answer), keeps reading and closes later."""
+    """A transport whose close() half-closes (FIN after the pending answer), keeps reading and closes later.
+
+    Writes made in one turn of the event loop go out as one: uvicorn writes a response's head and its body
+    separately, and each write to a socket is a system call (on loopback, the receiver's TCP work too); held until
+    the turn ends, they are one send, with the same bytes in the same order.
+    """
 
     def __init__(self, transport: asyncio.Transport) -> None:
         self._transport = transport
         self.lingering = False
         self.discarded = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._held: bytearray | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -71,16 +78,41 @@ class LingeringTransport:
         return self.lingering or self._transport.is_closing()
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not self.lingering:
-            self._transport.write(data)
+        if self.lingering or not data:
+            return
+        if self._held is None:
+            self._held = bytearray(data)
+            asyncio.get_running_loop().call_soon(self.flush)
+        else:
+            self._held += data
+        if len(self._held) >= HOLD_BYTES:  # a large answer goes now, under the transport's flow control
+            self.flush()
 
     def writelines(self, lines: Any) -> None:
-        if not self.lingering:
-            self._transport.writelines(lines)
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Send what this turn wrote (also called before anything that must come after it)."""
+        held, self._held = self._held, None
+        if held and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + len(self._held or b"")
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._held = None
+        self._transport.abort()
 
     def close(self) -> None:
         if self.lingering:
             return
+        self.flush()
         self.lingering = True
         t = self._transport
         if t.is_closing():

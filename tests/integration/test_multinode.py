@@ -106,9 +106,10 @@ class Node:
                     raise AssertionError(f"node {self.host} did not answer /healthz")
                 await asyncio.sleep(0.1)
 
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send `sig` and wait for the process to end (SIGTERM: uvicorn's graceful shutdown)."""
+        os.killpg(self.proc.pid, sig)
+        self.proc.wait(60)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -167,6 +168,7 @@ class Subscriber:
     received: list[str] = field(default_factory=list)
     sessions: list[tuple[Address | None, float]] = field(default_factory=list)
     drops: int = 0
+    close_codes: list[int | None] = field(default_factory=list)
     failed: BaseException | None = None
     _ws: websockets.ClientConnection | None = None
     _task: asyncio.Task[None] | None = None
@@ -226,6 +228,7 @@ class Subscriber:
                 if self._closing or not self.reconnect:
                     return
                 self.drops += 1
+                self.close_codes.append(self._ws.close_code)
                 self._ws = await self._reopen()
         except Exception as exc:  # kept for the test to report
             self.failed = exc
@@ -385,7 +388,11 @@ async def stored_comments(ddb: Any, event_id: str) -> set[str]:
 
 
 @pytest.mark.timeout(900)
-async def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster: Cluster, ddb: Any) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
+async def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster: Cluster, ddb: Any,
+                                                                    sig: signal.Signals) -> None:
+    """SIGKILL: the node's connections are cut without a word. SIGTERM: uvicorn's graceful shutdown closes them
+    (websockets with 1012, service restart). Either way the clients carry on through the balancer."""
     a, victim, c = cluster.nodes
     lb = cluster.balancer
     subs: list[Subscriber] = []
@@ -413,7 +420,7 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster: Clu
                          and not ln.done.is_set()]
             assert to_victim, "no writer's connection is on the node about to be killed"
             acked_before_kill = len(writers.commented) + len(writers.created)
-            victim.kill()
+            await asyncio.to_thread(victim.kill, sig)
 
             moved = [s for s in subs if s.sessions[0][0] == victim.address]
             stayed = [s for s in subs if s not in moved]
@@ -423,6 +430,8 @@ async def test_a_node_killed_under_load_loses_no_acknowledged_write(cluster: Clu
             assert [s.failed for s in subs if s.failed] == []
             for s in moved:
                 assert s.node in {a.address, c.address}, f"reconnected to {s.node}"
+                # SIGKILL: the kernel's FIN/RST, passed on by the balancer; SIGTERM: uvicorn's close frame
+                assert s.close_codes[0] == (1006 if sig == signal.SIGKILL else 1012), s.close_codes
             back = max(s.sessions[-1][1] for s in moved)
             await until(lambda: len(writers.comments_sent_after(back)) >= 50, "load after the reconnects")
             await writers.stop()

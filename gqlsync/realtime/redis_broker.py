@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import deque
 from typing import Any
@@ -33,6 +34,8 @@ MAX_BUFFERED = 10_000
 MAX_STREAM = 10_000
 #: Entries one XREAD returns at most.
 READ_COUNT = 200
+#: How long start() waits for Redis to answer before the server goes on without it (the reader keeps trying).
+START_WAIT_SECONDS = 3.0
 
 
 class RedisBroker:
@@ -48,6 +51,9 @@ class RedisBroker:
         self.connected = asyncio.Event()
         self.dropped = 0
         self._closing = False
+        self._started_ms = 0
+        #: the first connection failed: the reader starts at `_started_ms`, not at the end it finds later
+        self._missed_start = False
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
@@ -56,8 +62,15 @@ class RedisBroker:
         return self._client
 
     async def start(self, deliver: Deliver) -> None:
+        """Start reading; returns once the reader knows where the stream ends (or Redis did not answer within
+        START_WAIT_SECONDS), so a subscriber this node accepts after start() gets every event appended after it.
+        Started while Redis is away, the reader begins at this moment by the clock (stream ids are Redis's
+        milliseconds) once Redis is back: events other nodes appended meanwhile are read, not skipped."""
         self._deliver = deliver
+        self._started_ms = int(time.time() * 1000)
         self._reader = asyncio.ensure_future(self._read_forever())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.connected.wait(), START_WAIT_SECONDS)
 
     async def close(self) -> None:
         self._closing = True
@@ -113,9 +126,11 @@ class RedisBroker:
         while not self._closing:
             try:
                 client = self._redis()
-                if last is None:
+                if last is None and not self._missed_start:
                     newest = await client.xrevrange(self.channel, count=1)
                     last = _text(newest[0][0]) if newest else "0-0"
+                elif last is None:
+                    last = f"{self._started_ms}-0"
                 self.connected.set()
                 delay = 0.1
                 while not self._closing:
@@ -127,6 +142,7 @@ class RedisBroker:
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
+                self._missed_start = last is None
                 if self.connected.is_set():
                     log.warning("lost Redis; reconnecting", extra={"error": str(exc)})
                 self.connected.clear()

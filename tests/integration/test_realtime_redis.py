@@ -144,3 +144,50 @@ async def test_events_written_while_a_reader_is_away_are_not_lost(redis_server: 
     finally:
         await writer.close()
         await reader.close()
+
+
+async def test_a_reader_started_while_redis_is_away_reads_from_its_start(
+        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that starts (and may accept subscribers) before it can reach Redis gets, once Redis answers, what other
+    nodes appended since it started, and nothing from before: without a known position it would begin at the end
+    of the stream it finds then, skipping what was appended meanwhile."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from gqlsync.realtime import redis_broker
+    from gqlsync.realtime.redis_broker import RedisBroker
+
+    monkeypatch.setattr(redis_broker, "START_WAIT_SECONDS", 0.2)
+    got: list[int] = []
+
+    async def deliver(api: str, events: list[dict[str, object]]) -> None:
+        got.extend(int(str(e["n"])) for e in events)
+
+    async def nothing(api: str, events: list[dict[str, object]]) -> None:
+        return None
+
+    writer, reader = RedisBroker(redis_server.url), RedisBroker(redis_server.url)
+    await writer.start(nothing)
+    await writer.publish("api", [{"n": 0}])  # before the reader started: never its business
+    await asyncio.sleep(0.01)
+    real, gate = reader._redis, asyncio.Event()
+
+    def away() -> object:
+        if not gate.is_set():
+            raise RedisConnectionError("Redis is away (held back by the test)")
+        return real()
+
+    reader._redis = away  # type: ignore[method-assign]
+    try:
+        await reader.start(deliver)  # returns without Redis
+        assert not reader.connected.is_set()
+        await writer.publish("api", [{"n": 1}])
+        await writer.publish("api", [{"n": 2}])
+        gate.set()
+        for _ in range(200):
+            if got == [1, 2]:
+                break
+            await asyncio.sleep(0.05)
+        assert got == [1, 2]
+    finally:
+        await writer.close()
+        await reader.close()

@@ -118,7 +118,9 @@ class WebSocketWire(asyncio.Protocol):
             self.registry.add(self)
         if self.sweep is not None:
             self.sweep.add(self)
-        self.transport.set_protocol(self)
+        # soon, not now: uvicorn's HTTP protocol sets the transport's protocol to the websocket one after the
+        # handshake bytes were handed to it (which is where this runs); anything read later comes here
+        asyncio.get_running_loop().call_soon(self.transport.set_protocol, self)
         conn.open()
         if data:
             self.data_received(data)

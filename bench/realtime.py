@@ -76,8 +76,13 @@ async def open_split(pools: list[Clients], url: str, n: int, event: str | None, 
 
 
 def raise_fd_limit() -> None:
+    """As many open files as the kernel allows (root may raise the hard limit up to fs.nr_open)."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        most = int(Path("/proc/sys/fs/nr_open").read_text())
+        resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
+    except (OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def serve(ddb: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:

@@ -178,7 +178,11 @@ class Pool:
 
 async def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:  # root may raise the hard limit up to fs.nr_open
+        most = int(open("/proc/sys/fs/nr_open").read())
+        resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
+    except (OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     pool = Pool()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()

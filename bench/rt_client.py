@@ -179,7 +179,8 @@ class Pool:
 async def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:  # root may raise the hard limit up to fs.nr_open
-        most = int(open("/proc/sys/fs/nr_open").read())
+        with open("/proc/sys/fs/nr_open") as f:
+            most = int(f.read())
         resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
     except (OSError, ValueError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -1,19 +1,21 @@
 """Realtime benchmarks: fan-out latency (one process, and through Redis across two) and idle-connection cost.
 
-- fan-out: N subscribers (AppSync protocol) on one event; a mutation over HTTP; for each mutation the
-  time from its HTTP response to the *last* subscriber's delivery (p50/p99 over the mutations) and
-  per-delivery latency;
-- the same with subscribers on process B and mutations sent to process A, through redis-server;
-- idle: M idle AppSync connections (connection_init/ack, one subscription each): the server's RSS and
-  the CPU it spends per keep-alive round.
-The clients run in this process (so all timestamps share one clock) with `websockets`.
-Usage: python bench/realtime.py  (env: RT_SUBSCRIBERS=1000 RT_MUTATIONS=30 RT_IDLE=10000)
+- fan-out: N subscribers (AppSync protocol) on one event; a mutation over HTTP; for each mutation the time from
+  its HTTP response to the *last* subscriber's delivery (p50/p99 over the mutations) and per-delivery latency;
+- the same with subscribers split over processes A and B, mutations sent to A, through redis-server;
+- idle: M idle AppSync connections after connection_ack, without a subscription and with one (a fresh server each):
+  the server's RSS per connection;
+- big: B idle connections on one process (source addresses 127.0.0.2-9 so client ports last): RSS, and the CPU
+  the server spends per keep-alive round, as a share of one core at the 60 s interval.
+The clients are lean (bench/rt_client.py: raw asyncio protocols, frames timestamped on arrival without decoding)
+and run in their own processes; perf_counter is CLOCK_MONOTONIC, so stamps compare across processes.
+Usage: python bench/realtime.py  (env: RT_SUBSCRIBERS=1000 RT_MUTATIONS=30 RT_REDIS_SUBSCRIBERS=10000
+RT_IDLE=10000 RT_BIG=100000 RT_KA_SECONDS=5 RT_CLIENT_PROCS=2; 0 skips a part)
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import resource
@@ -25,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,16 +36,53 @@ from tests.services import DynamoDBLocal, RedisServer, free_port, wait_for_port 
 KEY = "da2-gqlsynclocaldevelopmentkey01"
 SUBSCRIBERS = int(os.environ.get("RT_SUBSCRIBERS", "1000"))
 MUTATIONS = int(os.environ.get("RT_MUTATIONS", "30"))
+REDIS_SUBSCRIBERS = int(os.environ.get("RT_REDIS_SUBSCRIBERS", "10000"))
 IDLE = int(os.environ.get("RT_IDLE", "10000"))
-_readers: set[asyncio.Future[None]] = set()
-SUB = "subscription($e: String!) { subscribeToEventComments(eventId: $e) { eventId commentId content } }"
+BIG = int(os.environ.get("RT_BIG", "100000"))
+KA_SECONDS = float(os.environ.get("RT_KA_SECONDS", "5"))
+CLIENT_PROCS = int(os.environ.get("RT_CLIENT_PROCS", "2"))
+SOURCES = [f"127.0.0.{i}" for i in range(2, 10)]
 COMMENT = ('mutation($e: ID!, $c: String!) { commentOnEvent(eventId: $e, content: $c, createdAt: "t") '
            "{ eventId commentId content } }")
 
 
+class Clients:
+    """One rt_client.py process."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench/rt_client.py")], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, cwd=ROOT)
+
+    async def ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        self.proc.stdin.flush()
+        line = await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
+        return dict(json.loads(line))
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+async def open_split(pools: list[Clients], url: str, n: int, event: str | None, sources: list[str] | None = None
+                     ) -> None:
+    share = [n // len(pools) + (i < n % len(pools)) for i in range(len(pools))]
+    results = await asyncio.gather(*(p.ask(op="open", url=url, n=k, event=event, sources=sources or [])
+                                     for p, k in zip(pools, share, strict=True)))
+    failed = sum(r["failed"] for r in results)
+    if failed:
+        raise RuntimeError(f"{failed}/{n} connections failed to open")
+
+
 def raise_fd_limit() -> None:
+    """As many open files as the kernel allows (root may raise the hard limit up to fs.nr_open)."""
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        most = int(Path("/proc/sys/fs/nr_open").read_text())
+        resource.setrlimit(resource.RLIMIT_NOFILE, (most, most))
+    except (OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def serve(ddb: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
@@ -69,94 +107,74 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def subscriber(base: str, event: str, sub: bool, received: list[float] | None) -> Any:
-    header = base64.b64encode(json.dumps({"host": "bench", "x-api-key": KEY}).encode()).decode()
-    ws = await websockets.connect(f"{base.replace('http', 'ws')}/graphql/realtime?header={header}&payload=e30=",
-                                  subprotocols=["graphql-ws"], ping_interval=None, max_queue=None)
-    await ws.send('{"type":"connection_init"}')
-    while json.loads(await ws.recv())["type"] != "connection_ack":
-        pass
-    if sub:
-        await ws.send(json.dumps({"id": "1", "type": "start", "payload": {
-            "data": json.dumps({"query": SUB, "variables": {"e": event}}),
-            "extensions": {"authorization": {"host": "bench", "x-api-key": KEY}}}}))
-        while json.loads(await ws.recv())["type"] != "start_ack":
-            pass
-    if received is not None:
-        async def reader() -> None:
-            async for raw in ws:
-                if '"type":"data"' in raw:
-                    received.append(time.perf_counter())
-        _readers.add(asyncio.ensure_future(reader()))
-    return ws
-
-
-async def open_many(n: int, make: Any, batch: int = 200) -> list[Any]:
-    out: list[Any] = []
-    for i in range(0, n, batch):
-        out.extend(await asyncio.gather(*(make() for _ in range(min(batch, n - i)))))
-    return out
-
-
-async def fan_out(sub_base: str, mut_base: str, label: str) -> dict[str, Any]:
+async def fan_out(targets: list[str], mut_base: str, n: int, label: str) -> dict[str, Any]:
+    """`n` subscribers split over `targets` (servers) and client processes; MUTATIONS mutations sent to mut_base."""
     async with httpx.AsyncClient(headers={"x-api-key": KEY}, timeout=30) as http:
         r = await http.post(f"{mut_base}/graphql", json={"query": 'mutation { createEvent(name: "fan", when: "w", '
                                                                   'where: "x", description: "d") { id } }'})
         event = r.json()["data"]["createEvent"]["id"]
-        stamps: list[list[float]] = [[] for _ in range(SUBSCRIBERS)]
-        it = iter(range(SUBSCRIBERS))
-        sockets = await open_many(SUBSCRIBERS, lambda: subscriber(sub_base, event, True, stamps[next(it)]))
-        await asyncio.sleep(1.0)
-        last_delivery, per_delivery = [], []
-        for m in range(MUTATIONS):
-            before = [len(s) for s in stamps]
-            body = {"query": COMMENT, "variables": {"e": event, "c": f"m{m}"}}
-            resp = await http.post(f"{mut_base}/graphql", json=body)
-            t0 = time.perf_counter()
-            assert "errors" not in resp.json(), resp.json()
-            deadline = t0 + 10
-            while any(len(s) == b for s, b in zip(stamps, before, strict=True)) and time.perf_counter() < deadline:
-                await asyncio.sleep(0.001)
-            got = [s[b] for s, b in zip(stamps, before, strict=True) if len(s) > b]
-            if len(got) != SUBSCRIBERS:
-                raise RuntimeError(f"{label}: only {len(got)}/{SUBSCRIBERS} subscribers got mutation {m}")
-            last_delivery.append((max(got) - t0) * 1000)
-            per_delivery.extend((g - t0) * 1000 for g in got)
-            await asyncio.sleep(0.1)
-        for ws in sockets:
-            await ws.close()
+        pools = [Clients() for _ in range(max(1, CLIENT_PROCS))]
+        try:
+            per_target = [n // len(targets) + (i < n % len(targets)) for i in range(len(targets))]
+            for url, k in zip(targets, per_target, strict=True):
+                await open_split(pools, url, k, event)
+            await asyncio.sleep(1.0)
+            sent: dict[str, float] = {}
+            for m in range(MUTATIONS):
+                body = {"query": COMMENT, "variables": {"e": event, "c": f"m{m}"}}
+                resp = await http.post(f"{mut_base}/graphql", json=body)
+                sent[f"m{m}"] = time.perf_counter()
+                assert "errors" not in resp.json(), resp.json()
+                await asyncio.sleep(0.25)
+            await asyncio.sleep(1.0)
+            stamps: dict[str, list[float]] = {}
+            for p in pools:
+                for mark, times in (await p.ask(op="stamps"))["stamps"].items():
+                    stamps.setdefault(mark, []).extend(times)
+        finally:
+            for p in pools:
+                p.stop()
+    last_delivery, per_delivery = [], []
+    for mark, t0 in sent.items():
+        got = stamps.get(mark, [])
+        if len(got) != n:
+            raise RuntimeError(f"{label}: only {len(got)}/{n} subscribers got mutation {mark}")
+        last_delivery.append((max(got) - t0) * 1000)
+        per_delivery.extend((g - t0) * 1000 for g in got)
     last_delivery.sort()
     per_delivery.sort()
-    return {"scenario": label, "subscribers": SUBSCRIBERS, "mutations": MUTATIONS,
+    return {"scenario": label, "subscribers": n, "mutations": MUTATIONS,
             "last_p50_ms": statistics.median(last_delivery),
             "last_p99_ms": last_delivery[min(len(last_delivery) - 1, int(len(last_delivery) * 0.99))],
             "delivery_p50_ms": statistics.median(per_delivery),
             "delivery_p99_ms": per_delivery[int(len(per_delivery) * 0.99)]}
 
 
-async def idle(base: str, pid: int, ka_seconds: float) -> dict[str, Any]:
-    before = rss_mib(pid)
-    sockets = await open_many(IDLE, lambda: subscriber(base, "idle-event", True, None), batch=250)
-    await asyncio.sleep(2)
-    after = rss_mib(pid)
-    # keep-alive cost: server CPU over several ka rounds with nothing else happening
-    drain = [asyncio.ensure_future(_drain(ws)) for ws in sockets]
-    c0, t0 = cpu_seconds(pid), time.monotonic()
-    await asyncio.sleep(ka_seconds * 4)
-    c1, t1 = cpu_seconds(pid), time.monotonic()
-    rounds = (t1 - t0) / ka_seconds
-    for d in drain:
-        d.cancel()
-    for ws in sockets:
-        await ws.close()
-    return {"connections": IDLE, "rss_before_mib": before, "rss_after_mib": after,
-            "per_connection_kib": (after - before) * 1024 / IDLE, "ka_interval_s": ka_seconds,
-            "cpu_per_ka_round_ms": (c1 - c0) / rounds * 1000, "cpu_share_at_60s_ka": (c1 - c0) / rounds / 60}
-
-
-async def _drain(ws: Any) -> None:
-    async for _ in ws:
-        pass
+async def idle(base: str, pid: int, n: int, event: str | None, label: str, ka_seconds: float | None
+               ) -> dict[str, Any]:
+    pools = [Clients() for _ in range(max(1, CLIENT_PROCS if n < 50_000 else 4))]
+    try:
+        await asyncio.sleep(1.0)
+        before = rss_mib(pid)
+        await open_split(pools, base, n, event, SOURCES if n > 20_000 else None)
+        await asyncio.sleep(3)
+        after = rss_mib(pid)
+        row: dict[str, Any] = {"scenario": label, "connections": n, "rss_before_mib": before, "rss_after_mib": after,
+                               "per_connection_kib": (after - before) * 1024 / n}
+        if ka_seconds:
+            # keep-alive cost: server CPU over several ka rounds with nothing else happening
+            ka0 = sum(r["ka"] for r in await asyncio.gather(*(p.ask(op="count") for p in pools)))
+            c0, t0 = cpu_seconds(pid), time.monotonic()
+            await asyncio.sleep(ka_seconds * 4)
+            c1, t1 = cpu_seconds(pid), time.monotonic()
+            ka1 = sum(r["ka"] for r in await asyncio.gather(*(p.ask(op="count") for p in pools)))
+            rounds = (t1 - t0) / ka_seconds
+            row.update(ka_interval_s=ka_seconds, ka_per_connection=(ka1 - ka0) / n,
+                       cpu_per_ka_round_ms=(c1 - c0) / rounds * 1000, cpu_share_at_60s_ka=(c1 - c0) / rounds / 60)
+        return row
+    finally:
+        for p in pools:
+            p.stop()
 
 
 async def main() -> None:
@@ -164,17 +182,29 @@ async def main() -> None:
     ddb = DynamoDBLocal().start()
     redis = RedisServer().start()
     procs: list[subprocess.Popen[bytes]] = []
+    fans: list[dict[str, Any]] = []
+    idles: list[dict[str, Any]] = []
     try:
-        single, base = serve(ddb.endpoint)
-        procs.append(single)
-        results = [await fan_out(base, base, "one process")]
-        a, base_a = serve(ddb.endpoint, "--redis-url", redis.url)
-        b, base_b = serve(ddb.endpoint, "--redis-url", redis.url)
-        procs += [a, b]
-        results.append(await fan_out(base_b, base_a, "two processes via Redis"))
-        idle_proc, idle_base = serve(ddb.endpoint, "--keepalive-seconds", "5")
-        procs.append(idle_proc)
-        idle_result = await idle(idle_base, idle_proc.pid, 5.0)
+        if SUBSCRIBERS:
+            single, base = serve(ddb.endpoint)
+            procs.append(single)
+            fans.append(await fan_out([base], base, SUBSCRIBERS, "one process"))
+        if REDIS_SUBSCRIBERS:
+            a, base_a = serve(ddb.endpoint, "--redis-url", redis.url)
+            b, base_b = serve(ddb.endpoint, "--redis-url", redis.url)
+            procs += [a, b]
+            fans.append(await fan_out([base_a, base_b], base_a, REDIS_SUBSCRIBERS,
+                                      "two processes via Redis (half on each, mutations to one)"))
+        for n, event, label in ((IDLE, None, "idle, no subscription"), (IDLE, "idle-event", "idle, one subscription")):
+            if n:
+                proc, url = serve(ddb.endpoint)
+                procs.append(proc)
+                idles.append(await idle(url, proc.pid, n, event, label, None))
+                proc.terminate()
+        if BIG:
+            proc, url = serve(ddb.endpoint, "--keepalive-seconds", str(KA_SECONDS))
+            procs.append(proc)
+            idles.append(await idle(url, proc.pid, BIG, None, "many idle, no subscription", KA_SECONDS))
     finally:
         for p in procs:
             p.terminate()
@@ -184,14 +214,16 @@ async def main() -> None:
     lines = ["# gqlsync realtime benchmark", "", "| fan-out | subscribers | mutations | last delivery p50 ms | "
              "last delivery p99 ms | any delivery p50 ms | any delivery p99 ms |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in results:
+    for r in fans:
         lines.append(f"| {r['scenario']} | {r['subscribers']} | {r['mutations']} | {r['last_p50_ms']:.1f} | "
                      f"{r['last_p99_ms']:.1f} | {r['delivery_p50_ms']:.1f} | {r['delivery_p99_ms']:.1f} |")
-    i = idle_result
-    lines += ["", "| idle connections | server RSS before MiB | after MiB | per connection KiB | CPU per ka round ms "
-              "| CPU share at 60 s ka |", "|---:|---:|---:|---:|---:|---:|",
-              f"| {i['connections']} | {i['rss_before_mib']:.0f} | {i['rss_after_mib']:.0f} | "
-              f"{i['per_connection_kib']:.1f} | {i['cpu_per_ka_round_ms']:.0f} | {i['cpu_share_at_60s_ka']:.2%} |"]
+    lines += ["", "| connections | count | server RSS before MiB | after MiB | per connection KiB | ka per connection "
+              "| CPU per ka round ms | CPU share at 60 s ka |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for i in idles:
+        ka = (f"{i['ka_per_connection']:.1f} | {i['cpu_per_ka_round_ms']:.0f} | {i['cpu_share_at_60s_ka']:.2%}"
+              if "ka_interval_s" in i else "- | - | -")
+        lines.append(f"| {i['scenario']} | {i['connections']} | {i['rss_before_mib']:.0f} | {i['rss_after_mib']:.0f} "
+                     f"| {i['per_connection_kib']:.1f} | {ka} |")
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "bench/results"

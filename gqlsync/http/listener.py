@@ -12,7 +12,11 @@ gaps, and `uvicorn_options` is what `gqlsync dev/serve` (and the tests' live ser
   an HTTP request) is answered (414/431/400) instead of left hanging;
 - every close lingers: the server sends FIN after its answer and discards what the client still sends for up to
   LINGER_SECONDS, so a client sending a body the server will not read gets the answer, not a TCP reset;
-- websocket messages above `ws_max_size` are closed with 1009 by the websockets library.
+- websocket messages above `ws_max_size` are closed with 1009 by the websockets library;
+- gqlsync's realtime endpoint (/graphql/realtime, /v1/apis/{api}/graphql/realtime) is served natively: after the
+  handshake the socket is handed to a bare protocol (gqlsync/realtime/wire.py) with no ASGI scope, task or queue per
+  connection; every other websocket route (and a handshake that needs the app, e.g. proxy headers to honour, or a
+  server not yet started) goes through the ASGI app as before.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ from websockets.exceptions import HeaderLineTooLong, RequestLineTooLong, TooMany
 from websockets.http11 import Request, Response
 
 from gqlsync.http.responses import error_body
-from gqlsync.server import ServerSettings
+from gqlsync.realtime.endpoint import graphql_path, negotiate
+from gqlsync.realtime.wire import PingSweep, WebSocketWire
+from gqlsync.server import GqlsyncServer, ServerSettings
 
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers of one request
 HEAD_TIMEOUT_SECONDS = 10.0  # how long a request head may take to arrive in full (a new connection's first included)
@@ -221,6 +227,34 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+def _gqlsync_server(app: Any) -> GqlsyncServer | None:
+    """The GqlsyncServer behind uvicorn's loaded app (through its middleware wrappers), if it is gqlsync's."""
+    for _ in range(16):
+        state = getattr(app, "state", None)
+        server = getattr(state, "gqlsync", None) if state is not None else None
+        if isinstance(server, GqlsyncServer):
+            return server
+        app = getattr(app, "app", None)
+        if app is None:
+            return None
+    return None
+
+
+_sweeps: dict[tuple[int, float], PingSweep] = {}
+
+
+def _sweep(config: Any) -> PingSweep | None:
+    """One protocol-ping round for all native websockets of a loop (uvicorn's ws_ping_interval)."""
+    interval = config.ws_ping_interval
+    if not interval or interval <= 0:
+        return None
+    key = (id(asyncio.get_running_loop()), float(interval))
+    sweep = _sweeps.get(key)
+    if sweep is None:
+        sweep = _sweeps[key] = PingSweep(float(interval))
+    return sweep
+
+
 class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's websockets protocol that answers a handshake the websockets library refuses (in AppSync's error
     shape), and lingers."""
@@ -261,6 +295,67 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
                 answer = error_answer(400, "MalformedHttpRequestException", "The websocket handshake is malformed.")
             self.transport.write(answer)
             self.transport.close()
+
+    def handle_connect(self, event: Request) -> None:
+        if not self._serve_natively(event):
+            super().handle_connect(event)
+
+    def _realtime_route(self, path: str) -> tuple[GqlsyncServer, str | None] | None:
+        server = _gqlsync_server(self.app)
+        if server is None or not server.started or self.root_path:
+            return None
+        if path == "/graphql/realtime":
+            return server, None
+        parts = path.split("/")
+        if len(parts) == 6 and parts[:3] == ["", "v1", "apis"] and parts[3] and parts[4:] == ["graphql", "realtime"]:
+            from urllib.parse import unquote
+
+            return server, unquote(parts[3])
+        return None
+
+    def _serve_natively(self, request: Request) -> bool:
+        """Accept a realtime handshake here and hand the socket to a WebSocketWire; False: the ASGI app serves it."""
+        raw_path, _, query = request.path.partition("?")
+        route = self._realtime_route(raw_path)
+        if route is None or ("x-forwarded-for" in request.headers and self.config.proxy_headers):
+            return False
+        server, key = route
+        self.request = request
+        self.response = response = self.conn.accept(request)
+        self.handshake_initiated = True
+        self.handshake_complete = True
+        if response.status_code != 101:
+            self.close_sent = True
+            self.conn.send_response(response)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
+            return True
+        offered = [t.strip() for h in request.headers.get_all("Sec-WebSocket-Protocol") for t in h.split(",")]
+        api_id = server.resolve(key)
+        chosen = negotiate(offered, request.headers.get, query) if api_id is not None else None
+        if chosen is None:  # what the ASGI route's close before accepting is: a 403
+            self.close_sent = True
+            self.conn.send_response(self.conn.reject(403, ""))
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
+            return True
+        assert api_id is not None
+        protocol, cls, headers = chosen
+        del response.headers["Date"]
+        response.headers.update([(k.decode("latin-1").lower(), v.decode("latin-1"))
+                                 for k, v in self.default_headers])
+        response.headers["Sec-WebSocket-Protocol"] = protocol
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        leftover = bytes(self.conn.reader.buffer)
+        server.hub.accepted += 1
+        self.connections.discard(self)
+        wire = WebSocketWire(self.transport, self.config.ws_max_size, self.connections, _sweep(self.config))
+        client = self.client[0] if self.client else None
+        conn = cls(wire, server.apis, api_id, server.hub, server.settings.realtime, request.headers.get("host"),
+                   client, handshake_headers=headers, graphql_path=graphql_path(raw_path))
+        wire.start(conn, leftover)
+        return True
 
     def send_receive_event_to_app(self) -> None:
         # a text message that is not UTF-8 is the client's fault: a 1007 close, without uvicorn's error-level traceback

@@ -1,12 +1,19 @@
-"""One websocket connection: auth, its subscriptions, a bounded send queue drained by its own writer task."""
+"""One websocket connection: auth, its subscriptions, messages dispatched as they arrive, sends bounded per client.
+
+A connection holds no task of its own: the transport calls `receive` for each text message and `closed` when the
+socket is gone; async work (authentication, subscribing, a query over graphql-transport-ws) runs in a short-lived
+task, and no further message is handed in until it ends (`busy`), so messages are handled in order. Sends go to the
+socket at once; what a client does not read waits in the socket's backlog, bounded by `send_queue` messages and
+`send_queue_bytes` bytes, past which the client is disconnected (1013), never waited for.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,15 +43,61 @@ class RealtimeLimits:
 
 
 class Socket(Protocol):
-    async def receive_text(self) -> str: ...
+    """A transport as a connection sees it: every call returns at once."""
 
-    async def send_text(self, data: str) -> None: ...
+    def send(self, payload: bytes) -> None:
+        """Send one text message (UTF-8 JSON); what the client cannot take yet joins the backlog."""
+        ...
 
-    async def close(self, code: int = 1000, reason: str | None = None) -> None: ...
+    def backlog(self) -> tuple[int, int]:
+        """Messages, and their bytes, sent but not yet handed to the client's socket."""
+        ...
+
+    def drop_backlog(self) -> None:
+        """Let go of the backlog (it will never be sent)."""
+        ...
+
+    def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close after what was sent before (the backlog included); `closed` follows."""
+        ...
+
+
+class ProtocolClose(Exception):  # noqa: N818
+    """Raised by a protocol's handler: close the socket with this code."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _json(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
 
 
 class Connection:
     """Protocol-independent machinery; subclasses speak AppSync's protocol or graphql-transport-ws."""
+
+    __slots__ = (
+        "_closing",
+        "_gone",
+        "_id",
+        "_timer",
+        "api_id",
+        "apis",
+        "auth",
+        "auth_headers",
+        "busy",
+        "client_ip",
+        "graphql_path",
+        "host",
+        "hub",
+        "limits",
+        "socket",
+        "subscriptions",
+    )
 
     def __init__(self, socket: Socket, apis: ApiRegistry, api_id: str, hub: RealtimeHub, limits: RealtimeLimits,
                  host: str | None, client_ip: str | None, *, handshake_headers: dict[str, str] | None = None,
@@ -56,51 +109,49 @@ class Connection:
         self.limits = limits
         self.host = host
         self.client_ip = client_ip
-        self.connection_id = str(uuid.uuid4())
         self.graphql_path = graphql_path  # what SigV4 signatures of this socket's messages cover
         self.auth: AuthResult | None = None
         self.auth_headers: dict[str, str] = dict(handshake_headers or {})
-        self.subscriptions: dict[str, Subscriber] = {}
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(limits.send_queue)
-        self._queued_bytes = 0
+        self.subscriptions: dict[str, Subscriber] | None = None  # made by the first subscription
+        #: the task handling the last message (or the opening); the transport hands in no message until it ends
+        self.busy: asyncio.Task[None] | None = None
+        self._id: str | None = None
         self._closing = False
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._gone = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def connection_id(self) -> str:
+        if self._id is None:
+            self._id = str(uuid.uuid4())
+        return self._id
 
     # -- sending
-    def send(self, message: dict[str, Any] | str) -> None:
-        """Queue a message; a client that cannot keep up is disconnected, never waited for."""
+    def send(self, message: dict[str, Any] | str | bytes) -> None:
+        """Send a message; a client that cannot keep up is disconnected, never waited for."""
         if self._closing:
             return
-        text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
-        if self._queued_bytes + len(text) > self.limits.send_queue_bytes and not self._queue.empty():
-            self._too_slow()
+        data = message if isinstance(message, bytes) else (
+            message.encode() if isinstance(message, str) else _json(message))
+        count, size = self.socket.backlog()
+        if count and (count >= self.limits.send_queue or size + len(data) > self.limits.send_queue_bytes):
+            self._too_slow(count, size)
             return
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self._too_slow()
-            return
-        self._queued_bytes += len(text)
+        self.socket.send(data)
 
-    def _too_slow(self) -> None:
+    def _too_slow(self, count: int, size: int) -> None:
         """Disconnect a client that does not read: what is queued will never be sent, so it is freed now."""
         log.warning("closing a websocket that does not read its messages",
-                    extra={"connection": self.connection_id, "queued": self._queue.qsize(),
-                           "queued_bytes": self._queued_bytes})
-        self._closing = True
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queued_bytes = 0
-        self._queue.put_nowait(None)  # the writer ends after the message it may be sending
-        self._tasks.append(asyncio.ensure_future(self.socket.close(1013, "Send queue full: client too slow")))
+                    extra={"connection": self.connection_id, "queued": count, "queued_bytes": size})
+        self.socket.drop_backlog()
+        self.close(1013, "Send queue full: client too slow")
 
-    async def _writer(self) -> None:
-        while True:
-            text = await self._queue.get()
-            if text is None:
-                return
-            self._queued_bytes -= len(text)
-            await self.socket.send_text(text)
+    def close(self, code: int, reason: str) -> None:
+        """Close the socket after what was sent; the connection stops at once."""
+        if self._closing:
+            return
+        self._stop()
+        self.socket.close(code, reason)
 
     @property
     def served(self) -> ServedApi:
@@ -124,9 +175,10 @@ class Connection:
                                  headers: dict[str, str] | None,
                                  facts: RequestFacts | None = None) -> list[dict[str, Any]]:
         """Register; returns AppSync-shaped errors (empty on success)."""
-        if sub_id in self.subscriptions:
+        subs = self.subscriptions
+        if subs is not None and sub_id in subs:
             return [{"errorType": "DuplicateSubscriptionId", "message": f"Subscription id {sub_id} is already in use."}]
-        if len(self.subscriptions) >= self.limits.max_subscriptions:
+        if subs is not None and len(subs) >= self.limits.max_subscriptions:
             return [{"errorType": "MaxSubscriptionsReachedError",
                      "message": f"At most {self.limits.max_subscriptions} subscriptions per connection."}]
         served = self.served
@@ -145,49 +197,110 @@ class Connection:
                                            rights.may_subscribe)
         if plan is None:
             return [_appsync_error(e) for e in errors]
+        if self._closing:
+            return []  # the socket went while subscribing: nothing to register
         sub = Subscriber(sink=self, sub_id=sub_id, api_id=api.api_id, version=api.version, plan=plan, rights=rights)
+        if self.subscriptions is None:
+            self.subscriptions = {}
         self.subscriptions[sub_id] = sub
         self.hub.registry.add(sub)
         return []
 
     def stop_subscription(self, sub_id: str) -> bool:
-        sub = self.subscriptions.pop(sub_id, None)
+        sub = self.subscriptions.pop(sub_id, None) if self.subscriptions else None
         if sub is None:
             return False
         self.hub.registry.remove(sub)
         return True
 
-    # -- lifecycle
-    async def shutdown(self) -> None:
-        self._closing = True
-        with contextlib.suppress(Exception):
-            await self.socket.close(1001, "Server shutting down")
-
-    async def serve(self) -> None:
-        writer = asyncio.ensure_future(self._writer())
-        self._tasks.append(writer)
+    # -- lifecycle (called by the transport)
+    def open(self) -> None:
+        """The handshake is done: the protocol starts (its first step may run in `busy`)."""
         self.hub.connections.add(self)
-        try:
-            await self.run()
-        finally:
-            self.hub.forget(self)
-            self._closing = True
-            for sub_id in list(self.subscriptions):
-                self.stop_subscription(sub_id)
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
-            for t in self._tasks:
-                if t is not writer:
-                    t.cancel()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(writer, 2)
-            writer.cancel()
+        self.on_open()
 
-    async def run(self) -> None:
+    def receive(self, text: str) -> None:
+        """One text message from the client; the transport calls it only while `busy` is None."""
+        if self._closing:
+            return
+        try:
+            work = self.on_message(text)
+        except ProtocolClose as exc:
+            self.close(exc.code, exc.reason)
+            return
+        if work is not None:
+            self.run(work)
+
+    def run(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` as this connection's `busy` task: later messages wait for it."""
+        task = asyncio.get_running_loop().create_task(self._guarded(work))
+        self.busy = task
+        task.add_done_callback(self._idle)
+
+    def _idle(self, task: asyncio.Task[None]) -> None:
+        if self.busy is task:
+            self.busy = None
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except ProtocolClose as exc:
+            self.close(exc.code, exc.reason)
+        except Exception:
+            log.exception("realtime message handling failed", extra={"connection": self.connection_id})
+            self.close(1011, "Internal error")
+
+    def start_timer(self, seconds: float, callback: Any) -> None:
+        self.cancel_timer()
+        self._timer = asyncio.get_running_loop().call_later(seconds, callback)
+
+    def cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _stop(self) -> None:
+        """No more messages in or out: subscriptions end, keep-alives stop, timers and work are cancelled."""
+        self._closing = True
+        self.hub.forget(self)
+        self.cancel_timer()
+        for sub_id in list(self.subscriptions or ()):
+            self.stop_subscription(sub_id)
+        busy, self.busy = self.busy, None
+        if busy is not None and busy is not asyncio.current_task():
+            busy.cancel()
+        self.on_stop()
+
+    def closed(self) -> None:
+        """The socket is gone (either side closed it, or it broke)."""
+        if self._gone:
+            return
+        self._gone = True
+        if not self._closing:
+            self._stop()
+
+    def shutdown(self) -> None:
+        """The server is stopping: going away (1001), so clients reconnect elsewhere."""
+        self.close(1001, "Server shutting down")
+
+    # -- what each protocol says
+    def on_open(self) -> None:
         raise NotImplementedError
 
+    def on_message(self, text: str) -> Coroutine[Any, Any, None] | None:
+        """Handle one message at once, or return the async work it needs (run as `busy`)."""
+        raise NotImplementedError
+
+    def on_stop(self) -> None:
+        """The connection stops: end what the protocol runs besides subscriptions."""
+
+    def too_large(self, text: str) -> bool:
+        limit = self.limits.max_message_bytes
+        return len(text) > limit // 4 and len(text.encode("utf-8", errors="replace")) > limit
+
     # -- Sink (called by the hub)
-    def deliver(self, sub_id: str, data_json: str) -> None:
+    def deliver(self, sub: Subscriber, data: bytes) -> None:
+        """`data` is the event's payload JSON, shaped for `sub` (and every subscriber of its group)."""
         raise NotImplementedError
 
     def deliver_error(self, sub_id: str, error_type: str, message: str) -> None:

@@ -1,13 +1,22 @@
-"""The websocket endpoint /graphql/realtime: picks the protocol by subprotocol and decodes AppSync's auth header."""
+"""The websocket endpoint /graphql/realtime: picks the protocol by subprotocol and decodes AppSync's auth header.
+
+`negotiate` is shared by both ways a realtime socket is served: `serve_realtime` (the ASGI route, for gqlsync
+embedded in any ASGI server: a task per connection reads, a writer task sends) and gqlsync's own listener
+(gqlsync/http/listener.py with realtime/wire.py: no task per connection).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
+from collections import deque
 from typing import Any
+from urllib.parse import parse_qs
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from gqlsync.apis import ApiRegistry
 from gqlsync.realtime.appsync_protocol import AppSyncConnection
@@ -31,55 +40,110 @@ def _b64json(text: str) -> dict[str, Any] | None:
     return None
 
 
-class _StarletteSocket:
+def negotiate(offered: list[str], header: Any, query_string: str
+              ) -> tuple[str, type[Connection], dict[str, str]] | None:
+    """The subprotocol, connection class and handshake credentials for a handshake; None: no protocol we speak.
+    `header(name)` is a handshake header (lower-case name) or None."""
+    if TRANSPORT_WS in offered:
+        return TRANSPORT_WS, TransportWsConnection, {k: v for k in ("x-api-key", "authorization")
+                                                     if (v := header(k)) is not None}
+    if APPSYNC in offered:
+        encoded = next((p[len("header-"):] for p in offered if p.startswith("header-")), None)
+        if not encoded:
+            values = parse_qs(query_string, keep_blank_values=True).get("header")
+            encoded = values[-1] if values else None
+        decoded = _b64json(encoded) if encoded else None
+        return APPSYNC, AppSyncConnection, decoded or {}
+    return None
+
+
+def refusal() -> str:
+    return f"Use subprotocol {APPSYNC} (AppSync) or {TRANSPORT_WS}"
+
+
+def graphql_path(path: str) -> str:
+    return path[: -len("/realtime")] if path.endswith("/realtime") else path
+
+
+class AsgiSocket:
+    """A Connection's Socket over an ASGI websocket: sends queue for a writer task (the ASGI send awaits)."""
+
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
+        self.queue: deque[bytes | tuple[int, str | None]] = deque()
+        self.queued_bytes = 0
+        self.wake = asyncio.Event()
+        self.writer: asyncio.Task[None] | None = None
 
-    async def receive_text(self) -> str:
-        """The next text message; a binary one closes the socket with 1003 (both protocols speak JSON text)."""
-        message = await self.ws.receive()
-        if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
-        text = message.get("text")
-        if text is None:
-            await self.ws.close(1003, "Binary frames are not supported: send JSON text frames")
-            raise WebSocketDisconnect(1003)
-        return str(text)
+    def send(self, payload: bytes) -> None:
+        self.queue.append(payload)
+        self.queued_bytes += len(payload)
+        self.wake.set()
 
-    async def send_text(self, data: str) -> None:
-        await self.ws.send_text(data)
+    def backlog(self) -> tuple[int, int]:
+        return len(self.queue), self.queued_bytes
 
-    async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        # a close frame's reason is at most 123 bytes (RFC 6455 5.5): a longer one would fail the close itself
-        await self.ws.close(code, reason.encode()[:123].decode("utf-8", "ignore") if reason else reason)
+    def drop_backlog(self) -> None:
+        self.queue.clear()
+        self.queued_bytes = 0
+
+    def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.queue.append((code, reason))
+        self.wake.set()
+
+    async def write(self) -> None:
+        while True:
+            while not self.queue:
+                self.wake.clear()
+                await self.wake.wait()
+            item = self.queue.popleft()
+            if isinstance(item, tuple):
+                code, reason = item
+                # a close frame's reason is at most 123 bytes (RFC 6455 5.5): a longer one would fail the close
+                await self.ws.close(code, reason.encode()[:123].decode("utf-8", "ignore") if reason else reason)
+                return
+            self.queued_bytes -= len(item)
+            await self.ws.send_text(item.decode())
 
 
 async def serve_realtime(ws: WebSocket, apis: ApiRegistry, api_id: str, hub: RealtimeHub,
                          limits: RealtimeLimits) -> None:
-    offered = list(ws.scope.get("subprotocols") or [])
-    headers: dict[str, str] = {}
-    if TRANSPORT_WS in offered:
-        protocol, cls = TRANSPORT_WS, TransportWsConnection
-        headers = {k: v for k, v in ws.headers.items() if k in ("x-api-key", "authorization")}
-    elif APPSYNC in offered:
-        protocol, cls = APPSYNC, AppSyncConnection  # type: ignore[assignment]
-        encoded = next((p[len("header-"):] for p in offered if p.startswith("header-")), None) or \
-            ws.query_params.get("header")
-        decoded = _b64json(encoded) if encoded else None
-        headers = decoded or {}
-    else:
-        await ws.close(code=1002, reason=f"Use subprotocol {APPSYNC} (AppSync) or {TRANSPORT_WS}")
+    chosen = negotiate(list(ws.scope.get("subprotocols") or []), ws.headers.get,
+                       ws.scope.get("query_string", b"").decode("latin-1"))
+    if chosen is None:
+        await ws.close(code=1002, reason=refusal())
         return
+    protocol, cls, headers = chosen
     await ws.accept(subprotocol=protocol)
     hub.accepted += 1
     client = ws.client.host if ws.client else None
-    path = ws.url.path
-    conn: Connection = cls(_StarletteSocket(ws), apis, api_id, hub, limits, ws.headers.get("host"), client,
-                           handshake_headers=headers,
-                           graphql_path=path[: -len("/realtime")] if path.endswith("/realtime") else path)
+    socket = AsgiSocket(ws)
+    conn = cls(socket, apis, api_id, hub, limits, ws.headers.get("host"), client, handshake_headers=headers,
+               graphql_path=graphql_path(ws.url.path))
+    writer = socket.writer = asyncio.ensure_future(socket.write())
+    conn.open()
     try:
-        await conn.serve()
-    except WebSocketDisconnect:
-        pass
+        while not writer.done():
+            if conn.busy is not None:
+                await asyncio.wait([conn.busy, writer], return_when=asyncio.FIRST_COMPLETED)
+                continue
+            receive = asyncio.ensure_future(ws.receive())
+            await asyncio.wait([receive, writer], return_when=asyncio.FIRST_COMPLETED)
+            if not receive.done():
+                receive.cancel()
+                break
+            message = receive.result()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:
+                conn.close(1003, "Binary frames are not supported: send JSON text frames")
+                continue
+            conn.receive(str(text))
     except RuntimeError:
         pass  # socket closed under us
+    finally:
+        conn.closed()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(writer, 2)
+        writer.cancel()

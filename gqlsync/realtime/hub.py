@@ -14,6 +14,8 @@ from gqlsync.subscription_filters import matches
 
 log = logging.getLogger("gqlsync.realtime")
 
+#: a keep-alive message of AppSync's protocol
+KA = b'{"type":"ka"}'
 #: AppSync does not deliver subscription payloads above 240 KB.
 MAX_PAYLOAD_BYTES = 240 * 1024
 
@@ -50,7 +52,7 @@ class RealtimeHub:
         while self._ka_members:
             await asyncio.sleep(interval)
             for conn in list(self._ka_members):
-                conn.send('{"type":"ka"}')
+                conn.send(KA)
 
     async def close(self) -> None:
         """Stop receiving events and close every websocket (1001: going away) so clients reconnect elsewhere."""
@@ -58,7 +60,7 @@ class RealtimeHub:
             self._ka_task.cancel()
         await self.broker.close()
         for conn in list(self.connections):
-            await conn.shutdown()
+            conn.shutdown()
         self._started = False
 
     # -- Publisher (called by the engine after a mutation)
@@ -118,7 +120,7 @@ class RealtimeHub:
     def deliver(self, api_id: str, event: dict[str, Any]) -> int:
         """Send one event to every matching subscriber; returns how many got it."""
         payload = event.get("data")
-        shaped: dict[tuple[Any, ...], str] = {}
+        shaped: dict[tuple[Any, ...], bytes] = {}
         sent = 0
         for field_name in event.get("subscriptions", ()):
             for sub in list(self.registry.match(api_id, field_name, payload)):
@@ -130,18 +132,18 @@ class RealtimeHub:
                 if sub.group is None:
                     self._prepare(sub)
                 assert sub.group is not None
-                data_json = shaped.get(sub.group)
-                if data_json is None:
-                    data_json = json.dumps(plan.shape(payload, sub.allowed), separators=(",", ":"),
-                                           ensure_ascii=False)
-                    shaped[sub.group] = data_json
-                if len(data_json) > MAX_PAYLOAD_BYTES:
+                data = shaped.get(sub.group)
+                if data is None:  # shaped and encoded once per group: each subscriber's frame only adds its id
+                    data = json.dumps(plan.shape(payload, sub.allowed), separators=(",", ":"),
+                                      ensure_ascii=False).encode()
+                    shaped[sub.group] = data
+                if len(data) > MAX_PAYLOAD_BYTES:
                     log.warning("subscription payload over 240 KB not delivered",
-                                extra={"subscription": field_name, "bytes": len(data_json)})
+                                extra={"subscription": field_name, "bytes": len(data)})
                     sub.sink.deliver_error(sub.sub_id, "PayloadTooLarge",
                                            f"The {field_name} event is larger than 240 KB and was not delivered.")
                     continue
-                sub.sink.deliver(sub.sub_id, data_json)
+                sub.sink.deliver(sub, data)
                 sent += 1
         self.delivered += sent
         return sent

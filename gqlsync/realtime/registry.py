@@ -14,7 +14,9 @@ from gqlsync.realtime.authorization import SubscriberRights
 class Sink(Protocol):
     """A connection as the registry sees it: something that can take a message for a subscription id."""
 
-    def deliver(self, sub_id: str, data_json: str) -> None: ...
+    def deliver(self, sub: Subscriber, data: bytes) -> None:
+        """`data`: the event's payload JSON (UTF-8), shaped for `sub`'s group."""
+        ...
 
     def deliver_error(self, sub_id: str, error_type: str, message: str) -> None: ...
 
@@ -32,7 +34,7 @@ def canonical(value: Any) -> Any:
     return value
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Subscriber:
     """One subscription: where to send, on which API and version it started, what it selected and may read."""
 
@@ -48,6 +50,13 @@ class Subscriber:
     # and which fields this one may read (None: all).
     group: tuple[Any, ...] | None = None
     allowed: Any = None
+    _id_json: bytes | None = None
+
+    def id_json(self) -> bytes:
+        """The subscription id as JSON, for the frames of its events (made once)."""
+        if self._id_json is None:
+            self._id_json = json.dumps(self.sub_id).encode()
+        return self._id_json
 
 
 @dataclass

@@ -35,6 +35,10 @@ EVENT_FIELDS = "id name where when description"
 SCENARIOS: dict[str, dict[str, Any]] = {
     "listEvents": {"query": f"{{ listEvents(limit: 20) {{ items {{ {EVENT_FIELDS} }} nextToken }} }}"},
     "getEvent": {"query": f"query($id: ID!) {{ getEvent(id: $id) {{ {EVENT_FIELDS} }} }}"},
+    # graphql-core execution alone, as the tree runs it: the Event app's schema without resolvers, the listEvents
+    # document parsed once, the root value holding the page that listEvents' resolver returns
+    "engineOnly": {"query": f"{{ listEvents(limit: 20) {{ items {{ {EVENT_FIELDS} }} nextToken }} }}",
+                    "engine": True},
 }
 
 
@@ -49,6 +53,34 @@ class Worker:
 
         self.server = event_server(endpoint, prefix)
         self.event_id = ""
+        self.engine_args: dict[str, Any] = {}
+
+    def engine(self) -> Any:
+        """One execution of the listEvents document on the resolver-less schema (see SCENARIOS)."""
+        from graphql import execute
+
+        result = execute(**self.engine_args)
+        assert not result.errors, result.errors  # type: ignore[union-attr]
+        return result.data  # type: ignore[union-attr]
+
+    async def _engine_args(self) -> None:
+        from graphql import parse
+
+        from gqlsync.engine.schema import build_schema
+        from gqlsync.request import RequestScope
+
+        context_class: Any
+        try:
+            from gqlsync.engine.execution import FastExecutionContext
+            context_class = FastExecutionContext
+        except ImportError:  # a tree before it: graphql-core's own
+            from graphql import ExecutionContext
+            context_class = ExecutionContext
+        page = json.loads(await self.run(SCENARIOS["listEvents"]))["data"]["listEvents"]
+        self.engine_args = {"schema": build_schema(self.server.served.api.app.schema_sdl),
+                            "document": parse(SCENARIOS["engineOnly"]["query"]),
+                            "root_value": {"listEvents": page}, "execution_context_class": context_class,
+                            "context_value": RequestScope(request_id="bench", identity=None, headers={})}
 
     async def start(self) -> None:
         await self.server.start()
@@ -58,11 +90,15 @@ class Worker:
                                    "variables": {"n": f"event {i}"}})
             self.event_id = json.loads(body)["data"]["createEvent"]["id"]
         SCENARIOS["getEvent"]["variables"] = {"id": self.event_id}
+        await self._engine_args()
         for body in SCENARIOS.values():  # the same answer shape in every tree is checked by the parent
             await self.run(body)
 
     async def run(self, body: dict[str, Any]) -> bytes:
         import orjson
+
+        if body.get("engine"):
+            return orjson.dumps(self.engine())
 
         from gqlsync.request import RequestScope
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 from graphql import (
     FieldNode,
@@ -32,7 +33,6 @@ from graphql import (
     located_error,
 )
 from graphql.execution import ExecutionContext
-from graphql.execution.execute import get_field_def
 from graphql.pyutils import Path, Undefined
 from graphql.pyutils import is_awaitable as default_is_awaitable
 
@@ -61,6 +61,9 @@ class Leaf(NamedTuple):
     check: FieldCheck | None
 
 
+#: Leaves by field name, per object type of the schemas executed (an ApiVersion's schema is never changed once
+#: built; a type no longer used drops out with its schema).
+_LEAVES: WeakKeyDictionary[GraphQLObjectType, dict[str, Leaf | None]] = WeakKeyDictionary()
 #: One selected field of an object: response name, its field nodes, and its Leaf when the fast path applies.
 PlanEntry = tuple[str, list[FieldNode], Leaf | None]
 
@@ -73,8 +76,9 @@ def _is_awaitable(value: Any) -> bool:
     return default_is_awaitable(value)
 
 
-def leaf_of(parent_type: GraphQLObjectType, field_def: GraphQLField, name: str) -> Leaf | None:
-    """The Leaf of `parent_type.name` if it resolves by default property access to a scalar or enum, else None."""
+def leaf_of(field_def: GraphQLField, name: str) -> Leaf | None:
+    """The Leaf of field `name` if it resolves by default property access to a scalar or enum and takes no
+    arguments, else None."""
     if field_def.args:
         return None
     check = None
@@ -111,15 +115,18 @@ class FastExecutionContext(ExecutionContext):
         cached = self._plans.get(key)
         if cached is not None and cached[0] is fields:
             return cached[1]
+        leaves = _LEAVES.get(parent_type)
+        if leaves is None:
+            leaves = _LEAVES[parent_type] = {}
         entries: list[PlanEntry] = []
         fast = False
         for response_name, field_nodes in fields.items():
-            leaf = None
             name = field_nodes[0].name.value
-            if not name.startswith("__"):
-                field_def = get_field_def(self.schema, parent_type, field_nodes[0])
-                if field_def is not None:
-                    leaf = leaf_of(parent_type, field_def, name)
+            if name in leaves:
+                leaf = leaves[name]
+            else:
+                field_def = None if name.startswith("__") else parent_type.fields.get(name)
+                leaf = leaves[name] = leaf_of(field_def, name) if field_def is not None else None
             fast = fast or leaf is not None
             entries.append((response_name, field_nodes, leaf))
         plan = tuple(entries) if fast and self.middleware_manager is None else None
@@ -133,6 +140,11 @@ class FastExecutionContext(ExecutionContext):
         plan = self._plan(parent_type, fields)
         if plan is None:
             return super().execute_fields(parent_type, source_value, path, fields)
+        return self._execute_plan(parent_type, source_value, path, plan)
+
+    def _execute_plan(self, parent_type: GraphQLObjectType, source_value: dict[str, Any], path: Path | None,
+                      plan: tuple[PlanEntry, ...]) -> Any:
+        """execute_fields for a dict parent, by its plan."""
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         get = source_value.get
@@ -184,6 +196,7 @@ class FastExecutionContext(ExecutionContext):
         if type(result) is not list or not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of:
             return super().complete_list_value(return_type, field_nodes, info, path, result)
         sub_fields = self.collect_subfields(object_type, field_nodes)
+        plan = self._plan(object_type, sub_fields)
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         for index, item in enumerate(result):
@@ -193,7 +206,8 @@ class FastExecutionContext(ExecutionContext):
                 completed.append(self._complete_item(item_type, field_nodes, info, item_path, item))
             else:
                 try:
-                    completed_item = self.execute_fields(object_type, item, item_path, sub_fields)
+                    completed_item = (self._execute_plan(object_type, item, item_path, plan) if plan is not None
+                                      else super().execute_fields(object_type, item, item_path, sub_fields))
                 except Exception as raw_error:
                     self.handle_field_error(located_error(raw_error, field_nodes, item_path.as_list()), item_type,
                                             item_path)

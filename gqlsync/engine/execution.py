@@ -59,6 +59,7 @@ class Leaf(NamedTuple):
     str_identity: bool  # serialize(s) is s for a str s
     non_null: bool
     check: FieldCheck | None
+    typename: str | None = None  # __typename: this constant (graphql-core's meta field resolves to it)
 
 
 #: Leaves by field name, per object type of the schemas executed (an ApiVersion's schema is never changed once
@@ -125,8 +126,12 @@ class FastExecutionContext(ExecutionContext):
             if name in leaves:
                 leaf = leaves[name]
             else:
-                field_def = None if name.startswith("__") else parent_type.fields.get(name)
-                leaf = leaves[name] = leaf_of(field_def, name) if field_def is not None else None
+                if name == "__typename":
+                    leaf = Leaf(name, str, True, True, None, parent_type.name)
+                else:
+                    field_def = None if name.startswith("__") else parent_type.fields.get(name)
+                    leaf = leaf_of(field_def, name) if field_def is not None else None
+                leaves[name] = leaf
             fast = fast or leaf is not None
             entries.append((response_name, field_nodes, leaf))
         plan = tuple(entries) if fast and self.middleware_manager is None else None
@@ -151,6 +156,9 @@ class FastExecutionContext(ExecutionContext):
         scope = self.context_value
         for response_name, field_nodes, leaf in plan:
             if leaf is not None:
+                if leaf.typename is not None:
+                    results[response_name] = leaf.typename
+                    continue
                 value = get(leaf.key)
                 check = leaf.check
                 if check is None or check.allows(check.type_name, check.field_name, scope.auth_type,

@@ -148,8 +148,9 @@ class FastExecutionContext(ExecutionContext):
         return self._execute_plan(parent_type, source_value, path, plan)
 
     def _execute_plan(self, parent_type: GraphQLObjectType, source_value: dict[str, Any], path: Path | None,
-                      plan: tuple[PlanEntry, ...]) -> Any:
-        """execute_fields for a dict parent, by its plan."""
+                      plan: tuple[PlanEntry, ...], index: int | None = None) -> Any:
+        """execute_fields for a dict parent, by its plan; at `path` or, given an `index`, at list item `index` of
+        `path` (that Path made only when a field needs it)."""
         results: dict[str, Any] = {}
         awaitable_fields: list[str] = []
         get = source_value.get
@@ -180,6 +181,8 @@ class FastExecutionContext(ExecutionContext):
                             continue
             # graphql-core's own way, for every field the fast path does not cover and every value it does not
             # take: what it returns or raises (errors, their paths, null propagation) is graphql-core's
+            if index is not None:
+                path, index = Path(path, index, None), None
             result = self.execute_field(parent_type, source_value, field_nodes,
                                         Path(path, response_name, parent_type.name))
             if result is not Undefined:
@@ -208,24 +211,26 @@ class FastExecutionContext(ExecutionContext):
         completed: list[Any] = []
         awaitable_indices: list[int] = []
         for index, item in enumerate(result):
-            item_path = path.add_key(index, None)
             if type(item) is not dict:
                 # graphql-core's completion of one item (None, awaitables, errors, anything not a dict)
-                completed.append(self._complete_item(item_type, field_nodes, info, item_path, item))
+                completed_item = self._complete_item(item_type, field_nodes, info, path.add_key(index, None), item)
             else:
                 try:
-                    completed_item = (self._execute_plan(object_type, item, item_path, plan) if plan is not None
-                                      else super().execute_fields(object_type, item, item_path, sub_fields))
+                    completed_item = (self._execute_plan(object_type, item, path, plan, index) if plan is not None
+                                      else super().execute_fields(object_type, item, path.add_key(index, None),
+                                                                  sub_fields))
                 except Exception as raw_error:
+                    item_path = path.add_key(index, None)
                     self.handle_field_error(located_error(raw_error, field_nodes, item_path.as_list()), item_type,
                                             item_path)
                     completed_item = None
                 else:
                     if _is_awaitable(completed_item):
-                        completed_item = self._await_item(completed_item, item_type, field_nodes, item_path)
-                completed.append(completed_item)
-            if _is_awaitable(completed[-1]):
+                        completed_item = self._await_item(completed_item, item_type, field_nodes,
+                                                          path.add_key(index, None))
+            if _is_awaitable(completed_item):
                 awaitable_indices.append(index)
+            completed.append(completed_item)
         if not awaitable_indices:
             return completed
         return self._gather_items(completed, awaitable_indices)

@@ -44,7 +44,7 @@ PLAIN_TYPES = frozenset({str, int, float, bool, dict, list})
 
 
 class FieldCheck(NamedTuple):
-    """A field-level authorization check the fast path must make before reading a leaf (see api.GuardedResolver)."""
+    """A field-level authorization check the fast path must make before reading a leaf (see guards.GuardedResolver)."""
 
     allows: Callable[[str, str, str, dict[str, Any] | None], bool]
     type_name: str

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from graphql import (
     ExecutionResult,
@@ -27,6 +27,8 @@ from gqlsync.datasources.limits import build_limiters
 from gqlsync.engine.caching import ApiCache, Backend, FieldCache, MemoryBackend, app_digest
 from gqlsync.engine.documents import DocumentCache
 from gqlsync.engine.errors import appsync_error, format_error
+from gqlsync.engine.execution import FastExecutionContext
+from gqlsync.engine.guards import FieldGuard, GuardedResolver
 from gqlsync.engine.resolvers import FieldResolver, Invoker, Step
 from gqlsync.engine.schema import build_schema
 from gqlsync.engine.subscriptions import (
@@ -36,7 +38,6 @@ from gqlsync.engine.subscriptions import (
     build_plan,
     mutation_events,
 )
-from gqlsync.errors import UnauthorizedError
 from gqlsync.observe import Metrics
 from gqlsync.registry import UnknownKind
 from gqlsync.runtimes import CodeShapeError, Compiled, RequestScope, get_runtime
@@ -119,7 +120,8 @@ class ApiVersion:
         name = operation_name or (op.name.value if op is not None and op.name is not None else None)
         try:
             result = gql_execute(self.schema, prepared.document, context_value=scope,
-                                 variable_values=variables, operation_name=operation_name)
+                                 variable_values=variables, operation_name=operation_name,
+                                 execution_context_class=FastExecutionContext)
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 async with asyncio.timeout(float(self.limits["requestTimeoutSeconds"])):  # no extra task, as wait_for
                     result = await result
@@ -181,7 +183,8 @@ class ApiVersion:
                                         "Unauthorized")]
         if sub_type.fields[plan.field_name].resolve is not None:
             result = gql_execute(self.schema, prepared.document, context_value=scope, variable_values=variables,
-                                 operation_name=operation_name if isinstance(operation_name, str) else None)
+                                 operation_name=operation_name if isinstance(operation_name, str) else None,
+                                 execution_context_class=FastExecutionContext)
             if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
                 result = await result
             assert isinstance(result, ExecutionResult)
@@ -209,30 +212,6 @@ class ApiVersion:
 
 def _fail(message: str, error_type: str, name: str | None = None, op_type: str | None = None) -> Outcome:
     return Outcome({"data": None, "errors": [appsync_error(message, error_type)]}, name, op_type, [error_type])
-
-
-class FieldGuard(Protocol):
-    """Who may read which field (the auth stage implements it from AppSync's directives)."""
-
-    def unrestricted(self, type_name: str, field: str) -> bool: ...
-
-    def allows(self, type_name: str, field: str, mode: str, identity: dict[str, Any] | None) -> bool: ...
-
-
-class GuardedResolver:
-    """Checks the caller before the field's resolver (or default property access) runs."""
-
-    def __init__(self, inner: Any, type_name: str, field_name: str, guard: FieldGuard) -> None:
-        self.inner = inner
-        self.type_name = type_name
-        self.field_name = field_name
-        self.guard = guard
-
-    def __call__(self, source: Any, info: Any, **args: Any) -> Any:
-        scope: RequestScope = info.context
-        if not self.guard.allows(self.type_name, self.field_name, scope.auth_type, scope.identity):
-            raise UnauthorizedError(f"Not Authorized to access {self.field_name} on type {self.type_name}")
-        return self.inner(source, info, **args)
 
 
 def build_api(app: App, clients: ClientProvider, metrics: Metrics | None = None,

@@ -4,7 +4,8 @@ Run as a process (`python bench/rt_client.py`), driven by JSON lines on stdin, a
 - {"op": "open", "url": "http://h:p", "n": N, "event": E or null, "sources": ["127.0.0.2", ...]}
   opens N connections (connection_init/ack, and a `start` on E when given); answers {"opened": N, "failed": F}
 - {"op": "stamps"} answers {"stamps": {"<mutation marker>": [arrival perf_counter, ...]}} and forgets them
-- {"op": "count"} answers {"data": frames with data, "ka": ka frames, "open": open connections}
+- {"op": "count"} answers {"data": frames with data, "ka": ka frames, "pings": protocol pings (each answered with a
+  pong), "open": open connections}
 - {"op": "close"} closes every connection; answers {"closed": N}
 Frames are timestamped when they arrive, before any JSON decoding; only a data frame's `content` marker is read.
 perf_counter is CLOCK_MONOTONIC on Linux, so stamps compare across processes.
@@ -95,6 +96,11 @@ class Client(asyncio.Protocol):
         if opcode == 8:
             self._fail()
             return
+        if opcode == 9:  # a protocol ping: answered, as every websocket client library does
+            assert self.transport is not None
+            self.transport.write(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
+            pool.pings += 1
+            return
         if self.state == 3:
             if b'"type":"data"' in payload[:40] or b'"type":"data"' in payload:
                 pool.data += 1
@@ -142,6 +148,7 @@ class Pool:
         self.stamps: dict[str, list[float]] = {}
         self.data = 0
         self.ka = 0
+        self.pings = 0
 
     async def open_one(self, host: str, port: int, source: str | None, event: str | None) -> bool:
         loop = asyncio.get_running_loop()
@@ -197,7 +204,7 @@ async def main() -> None:
         elif op == "stamps":
             answer, pool.stamps = {"stamps": pool.stamps}, {}
         elif op == "count":
-            answer = {"data": pool.data, "ka": pool.ka, "open": len(pool.clients)}
+            answer = {"data": pool.data, "ka": pool.ka, "pings": pool.pings, "open": len(pool.clients)}
         elif op == "close":
             answer = {"closed": pool.close()}
             await asyncio.sleep(0.5)

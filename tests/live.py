@@ -32,9 +32,9 @@ async def messages(ws: Any, wait: float) -> list[dict[str, Any]]:
 async def live_server(server: GqlsyncServer, **uvicorn_options: Any) -> AsyncIterator[str]:
     """Serve `server` on 127.0.0.1; yields the base URL (http:// or https://)."""
     port = free_port()
+    options: dict[str, Any] = {"ws_ping_interval": None, "ws_per_message_deflate": False, **uvicorn_options}
     config = uvicorn.Config(create_app(server), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on", ws_ping_interval=None, ws_per_message_deflate=False,
-                            **uvicorn_options)
+                            lifespan="on", **options)
     uv = uvicorn.Server(config)
     task = asyncio.ensure_future(uv.serve())
     while not uv.started:

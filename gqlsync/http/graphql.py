@@ -15,6 +15,7 @@ from gqlsync.apis import ServedApi
 from gqlsync.auth import AuthFailure, RequestFacts
 from gqlsync.http.explorer import explorer_page
 from gqlsync.http.responses import error_response, json_response
+from gqlsync.observe.logs import info_fields
 from gqlsync.request import RequestScope
 from gqlsync.server import GqlsyncServer
 
@@ -110,7 +111,7 @@ class GraphQLEndpoint:
             extra["version"] = served.version
         if scope is not None and scope.logs:
             extra["resolver_logs"] = scope.logs
-        log.info("request", extra=extra)
+        info_fields(log, "request", extra)
         return resp
 
     async def _handle(self, request: Request, request_id: str,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import socket
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -42,7 +41,6 @@ MAX_HEAD_BYTES = 64 * 1024  # request line + headers of one request
 HEAD_TIMEOUT_SECONDS = 10.0  # how long a request head may take to arrive in full (a new connection's first included)
 LINGER_SECONDS = 2.0  # how long a closing connection keeps reading (and discarding) before it really closes
 LINGER_BYTES = 64 * 1024 * 1024  # ... and how much it discards at most
-KEEPALIVE_PROBES = 3  # unanswered TCP keepalive probes before a native websocket's peer counts as gone
 HOLD_BYTES = 64 * 1024  # writes of one loop turn are joined up to this much (LingeringTransport)
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 413: "Payload Too Large", 414: "URI Too Long",
             431: "Request Header Fields Too Large"}
@@ -245,34 +243,10 @@ def _gqlsync_server(app: Any) -> GqlsyncServer | None:
 _sweeps: dict[tuple[int, float], PingSweep] = {}
 
 
-def _kernel_keepalive(transport: Any, interval: float, timeout: float) -> bool:
-    """Let the kernel probe an idle socket (TCP keepalive: a first probe after `interval` s of silence; the peer is
-    gone when KEEPALIVE_PROBES probes over `timeout` s go unanswered): what uvicorn's websocket pings detect, a peer
-    that vanished without a close, at no cost to the process. Websocket pings cost a write and a read per socket per
-    round (at 100,000 idle sockets and the 20 s default, a tenth of a core). False where the options do not exist."""
-    sock = transport.get_extra_info("socket")
-    keepidle = getattr(socket, "TCP_KEEPIDLE", None)
-    if sock is None or keepidle is None:
-        return False
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, keepidle, max(1, int(interval)))
-        # three probes `timeout`/3 apart: one lost probe is not a dead peer (2,000 sockets opened together probe
-        # together, and loopback's backlog dropped half of one round in a test with a single probe)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, int((timeout or interval) / KEEPALIVE_PROBES)))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, KEEPALIVE_PROBES)
-    except (OSError, AttributeError):
-        return False
-    return True
-
-
-def _sweep(config: Any, transport: Any) -> PingSweep | None:
-    """How a native websocket is watched for a vanished peer at uvicorn's ws_ping_interval: by the kernel's TCP
-    keepalive, else one protocol-ping round for all native websockets of a loop."""
+def _sweep(config: Any) -> PingSweep | None:
+    """One protocol-ping round for all native websockets of a loop (uvicorn's ws_ping_interval)."""
     interval = config.ws_ping_interval
     if not interval or interval <= 0:
-        return None
-    if _kernel_keepalive(transport, float(interval), float(config.ws_ping_timeout or interval)):
         return None
     key = (id(asyncio.get_running_loop()), float(interval))
     sweep = _sweeps.get(key)
@@ -376,8 +350,7 @@ class GuardedWebSocketProtocol(WebSocketsSansIOProtocol):
         leftover = bytes(self.conn.reader.buffer)
         server.hub.accepted += 1
         self.connections.discard(self)
-        wire = WebSocketWire(self.transport, self.config.ws_max_size, self.connections,
-                             _sweep(self.config, self.transport))
+        wire = WebSocketWire(self.transport, self.config.ws_max_size, self.connections, _sweep(self.config))
         client = self.client[0] if self.client else None
         conn = cls(wire, server.apis, api_id, server.hub, server.settings.realtime, request.headers.get("host"),
                    client, handshake_headers=headers, graphql_path=graphql_path(raw_path))

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -256,30 +254,3 @@ async def test_unknown_subprotocol_is_refused(live: Live) -> None:
     with pytest.raises(websockets.InvalidStatus):
         await websockets.connect(live.base.replace("http", "ws") + "/graphql/realtime", subprotocols=["mqtt"])
 
-
-async def test_a_native_socket_is_watched_by_the_kernels_keepalive(dynamodb_endpoint: str) -> None:
-    """Under gqlsync's listener (the native path), a vanished peer is found by TCP keepalive probes the kernel sends
-    at uvicorn's ws_ping_interval, not by a websocket ping and pong per socket per round in the process."""
-    from gqlsync.http.listener import uvicorn_options
-
-    if shutil.which("ss") is None:
-        pytest.skip("needs iproute2's ss to read the socket's timers")
-    settings = ServerSettings(dynamodb_endpoint=dynamodb_endpoint, create_tables=True)
-    server = GqlsyncServer(with_table_prefix(load_app(EVENT_APP), unique_prefix()), settings)
-    async with live_server(server, **uvicorn_options(settings), ws_ping_interval=20.0) as base:
-        live = Live(base, server)
-        ws = await connect(live)
-        try:
-            out = ""
-            for _ in range(50):  # ss shows one timer: the keepalive one once the handshake's data is acknowledged
-                out = subprocess.run(["ss", "-tnoH", "state", "established", f"( sport = :{base.rsplit(':', 1)[1]} )"],
-                                     capture_output=True, text=True, check=True).stdout
-                if any("keepalive" in line for line in out.splitlines()):
-                    break
-                await asyncio.sleep(0.1)
-            assert any("keepalive" in line for line in out.splitlines()), out
-            pong = await ws.ping()  # a client's own ping is still answered
-            await asyncio.wait_for(pong, 5)
-        finally:
-            await ws.close()
-            await live.http.aclose()

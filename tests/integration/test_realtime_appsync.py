@@ -253,4 +253,3 @@ async def test_no_connection_init_times_out(live: Live) -> None:
 async def test_unknown_subprotocol_is_refused(live: Live) -> None:
     with pytest.raises(websockets.InvalidStatus):
         await websockets.connect(live.base.replace("http", "ws") + "/graphql/realtime", subprotocols=["mqtt"])
-

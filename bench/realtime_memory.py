@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import os
-import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 import uvicorn  # noqa: E402
+from realtime import Clients  # noqa: E402  (the bench's client processes)
 
 from gqlsync.http import ServerSettings, create_app  # noqa: E402
 from gqlsync.http.listener import uvicorn_options  # noqa: E402
@@ -31,21 +30,6 @@ N = int(os.environ.get("RT_MEM_N", "2000"))
 TOP = int(os.environ.get("RT_MEM_TOP", "25"))
 
 
-class Clients:
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "bench/rt_client.py")], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, cwd=ROOT)
-
-    async def ask(self, **cmd: Any) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
-        self.proc.stdin.flush()
-        line = await asyncio.get_running_loop().run_in_executor(None, self.proc.stdout.readline)
-        return dict(json.loads(line))
-
-    def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
 
 
 def snapshot() -> tracemalloc.Snapshot:

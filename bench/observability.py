@@ -33,31 +33,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import runtimes as rt  # noqa: E402
 
-from tests.services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402
+from tests.services import DynamoDBLocal, free_port  # noqa: E402
 
 SECONDS = float(os.environ.get("OB_SECONDS", "10"))
 ROUNDS = int(os.environ.get("OB_ROUNDS", "3"))
 CLIENTS = int(os.environ.get("OB_CLIENTS", "16"))
 GOAL = 0.05  # logging + metrics cost at most this share of throughput (issue 15)
 SERVERS = ("logs on", "logs off")
-
-
-def serve(app_dir: Path, port: int, endpoint: str, log_level: str, log_file: Path) -> subprocess.Popen[bytes]:
-    with log_file.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gqlsync.cli", "serve", str(app_dir), "--host", "127.0.0.1", "--port", str(port),
-             "--dynamodb-endpoint", endpoint, "--create-tables", "--log-level", log_level],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=err,
-            start_new_session=True)
-    wait_for_port(port, 60, proc)
-    return proc
-
-
-def measured(url: str, body: dict[str, Any], pid: int) -> dict[str, float]:
-    before = rt.cpu_seconds(pid)
-    cell = rt.load(url, body, CLIENTS, SECONDS)
-    cell["cpu_us"] = (rt.cpu_seconds(pid) - before) / (cell["rps"] * SECONDS) * 1e6
-    return cell
 
 
 def metrics_cost_us(n: int = 50_000) -> float:
@@ -109,12 +91,7 @@ def log_cost_us(n: int = 50_000) -> float:
 def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     ddb = DynamoDBLocal()
-
-    def stop(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    rt.stop_on_signals()
     scratch = Path(tempfile.mkdtemp(prefix="gqlsync-observability-"))
     try:
         ddb.start()
@@ -122,22 +99,17 @@ def main() -> None:
         pids: dict[str, int] = {}
         logs: dict[str, Path] = {}
         for i, name in enumerate(SERVERS):
-            app_dir, tables = rt.app_copy("vtl", scratch / f"s{i}")
-            manifest = app_dir / "gqlsync.yaml"
-            manifest.write_text(manifest.read_text().replace("rt_vtl_", f"ob{i}_"))
-            tables = {k: v.replace("rt_vtl_", f"ob{i}_") for k, v in tables.items()}
+            app_dir, tables = rt.app_copy("vtl", scratch / f"s{i}", f"ob{i}_")
             port = free_port()
             logs[name] = scratch / f"s{i}.log"
-            procs.append(serve(app_dir, port, ddb.endpoint, "info" if name == "logs on" else "warning", logs[name]))
+            procs.append(rt.serve(app_dir, port, ddb.endpoint, log_level="info" if name == "logs on" else "warning",
+                                  log_file=logs[name]))
             urls[name], pids[name] = f"http://127.0.0.1:{port}/graphql", procs[-1].pid
             rt.seed(ddb.endpoint, tables)
         print(f"{os.cpu_count()} cores; {CLIENTS} clients; {ROUNDS} rounds of {SECONDS:g} s per cell", flush=True)
-        for url in urls.values():
-            for body in rt.SCENARIOS.values():
-                rt.gql(url, body)
-                rt.load(url, body, CLIENTS, 2)
+        rt.warm_up(urls.values(), CLIENTS)
         cells = rt.interleaved_rounds(list(SERVERS), ROUNDS,
-                                      lambda s, body: measured(urls[s], body, pids[s]), str)
+                                      lambda s, body: rt.measured(urls[s], body, pids[s], SECONDS, CLIENTS), str)
         lines_written = sum(1 for _ in logs["logs on"].open("rb"))
         report(cells, metrics_cost_us(), log_cost_us(), lines_written)
     finally:

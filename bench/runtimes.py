@@ -19,6 +19,7 @@ Results go to bench/results/runtimes-<timestamp>.md and .json.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -141,10 +142,10 @@ async def _generate(url: str, clients: int, seconds: float, body: bytes) -> dict
             "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000}
 
 
-def measured(url: str, body: dict, pid: int, seconds: float = SECONDS) -> dict[str, float]:
+def measured(url: str, body: dict, pid: int, seconds: float = SECONDS, clients: int = CLIENTS) -> dict[str, float]:
     """The load's figures plus the server's own CPU per request: what the runtime costs, whatever DynamoDB takes."""
     before = cpu_seconds(pid)
-    cell = load(url, body, CLIENTS, seconds)
+    cell = load(url, body, clients, seconds)
     cell["cpu_us"] = (cpu_seconds(pid) - before) / (cell["rps"] * seconds) * 1e6
     return cell
 
@@ -152,15 +153,16 @@ def measured(url: str, body: dict, pid: int, seconds: float = SECONDS) -> dict[s
 # ---------------------------------------------------------------- the three servers
 
 
-def app_copy(runtime: str, scratch: Path) -> tuple[Path, dict[str, str]]:
-    """The runtime's app copied into `scratch` with its tables renamed rt_<runtime>_<table>; and the new names."""
+def app_copy(runtime: str, scratch: Path, prefix: str | None = None) -> tuple[Path, dict[str, str]]:
+    """The runtime's app copied into `scratch` with its tables renamed <prefix><table> (default rt_<runtime>_);
+    and the new names."""
     src, dest = APPS[runtime], scratch / runtime
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".gqlsync", "__pycache__"))
     manifest = dest / "gqlsync.yaml"
     spec = yaml.safe_load(manifest.read_text())
     shutil.copyfile((src / spec["schema"]).resolve(), dest / "schema.graphql")  # the JS app's is ../../..
     spec["schema"] = "schema.graphql"
-    names = {t["name"]: f"rt_{runtime}_{t['name']}" for t in spec["tables"]}
+    names = {t["name"]: f"{prefix or f'rt_{runtime}_'}{t['name']}" for t in spec["tables"]}
     for t in spec["tables"]:
         t["name"] = names[t["name"]]
     for ds in spec["dataSources"].values():
@@ -174,14 +176,36 @@ def app_copy(runtime: str, scratch: Path) -> tuple[Path, dict[str, str]]:
     return dest, names
 
 
-def serve(app_dir: Path, port: int, endpoint: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gqlsync.cli", "serve", str(app_dir), "--host", "127.0.0.1", "--port", str(port),
-         "--dynamodb-endpoint", endpoint, "--create-tables", "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+def serve(app_dir: Path, port: int, endpoint: str, *extra: str, log_level: str = "warning",
+          log_file: Path | None = None) -> subprocess.Popen[bytes]:
+    """`gqlsync serve` of `app_dir` on DynamoDB Local (`extra`: more options); its stderr to `log_file` if given."""
+    with log_file.open("wb") if log_file is not None else contextlib.nullcontext() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gqlsync.cli", "serve", str(app_dir), "--host", "127.0.0.1", "--port", str(port),
+             "--dynamodb-endpoint", endpoint, "--create-tables", "--log-level", log_level, *extra],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+            stderr=err if err is not None else subprocess.DEVNULL, start_new_session=True)
     wait_for_port(port, 60, proc)
     return proc
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT end the run through its `finally` (KeyboardInterrupt), also when started with SIGINT
+    ignored (a background job), so no server is left behind."""
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def warm_up(urls: Iterable[str], clients: int, scenarios: dict[str, dict[str, Any]] | None = None) -> None:
+    """Each scenario answered once without errors, then loaded for 2 s on each server: caches, connection pools,
+    DynamoDB Local's JIT."""
+    for url in urls:
+        for body in (scenarios or SCENARIOS).values():
+            gql(url, body)
+            load(url, body, clients, 2)
 
 
 def seed(endpoint: str, tables: dict[str, str]) -> None:
@@ -229,12 +253,7 @@ def check_same_answers(urls: dict[str, str]) -> None:
 def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     ddb = DynamoDBLocal()
-
-    def stop(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)  # also when started with SIGINT ignored (a background job)
+    stop_on_signals()
     scratch = Path(tempfile.mkdtemp(prefix="gqlsync-runtimes-"))
     try:
         ddb.start()
@@ -250,9 +269,7 @@ def main() -> None:
         loader = "wrk -t1" if shutil.which("wrk") else "bench/runtimes.py --load (asyncio, own process)"
         print(f"{os.cpu_count()} cores; {CLIENTS} clients; {ROUNDS} rounds of {SECONDS:g} s per cell; {loader}",
               flush=True)
-        for url in urls.values():  # warm-up: caches, connection pools, DynamoDB Local's JIT
-            for body in SCENARIOS.values():
-                load(url, body, CLIENTS, 2)
+        warm_up(urls.values(), CLIENTS)
         cells = interleaved_rounds(list(APPS), ROUNDS, lambda rt, body: measured(urls[rt], body, pids[rt]),
                                    lambda rt: f"{LABELS[rt]:<10}")
         report(summarise(cells))

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import runtimes as rt  # noqa: E402
 
-from tests.services import DynamoDBLocal, RedisServer, children, free_port, wait_for_port  # noqa: E402
+from tests.services import DynamoDBLocal, RedisServer, children, free_port  # noqa: E402
 
 SECONDS = float(os.environ.get("WK_SECONDS", "10"))
 ROUNDS = int(os.environ.get("WK_ROUNDS", "3"))
@@ -73,14 +73,7 @@ def tree_cpu(pid: int) -> float:
 
 
 def serve(app_dir: Path, port: int, endpoint: str, redis_url: str, workers: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gqlsync.cli", "serve", str(app_dir), "--host", "127.0.0.1", "--port", str(port),
-         "--dynamodb-endpoint", endpoint, "--create-tables", "--redis-url", redis_url, "--workers", str(workers),
-         "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
-    wait_for_port(port, 60, proc)
-    return proc
+    return rt.serve(app_dir, port, endpoint, "--redis-url", redis_url, "--workers", str(workers))
 
 
 def loader_cpu() -> float:
@@ -105,11 +98,7 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     ddb, redis = DynamoDBLocal(), RedisServer()
 
-    def stop(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    rt.stop_on_signals()
     scratch = Path(tempfile.mkdtemp(prefix="gqlsync-workers-"))
     try:
         ddb.start()
@@ -117,11 +106,7 @@ def main() -> None:
         urls: dict[int, str] = {}
         pids: dict[int, int] = {}
         for n in WORKERS:
-            app_dir, tables = rt.app_copy("vtl", scratch / f"w{n}")
-            # each server its own tables: rt_vtl_* renamed per worker count
-            manifest = app_dir / "gqlsync.yaml"
-            manifest.write_text(manifest.read_text().replace("rt_vtl_", f"wk{n}_"))
-            tables = {k: v.replace("rt_vtl_", f"wk{n}_") for k, v in tables.items()}
+            app_dir, tables = rt.app_copy("vtl", scratch / f"w{n}", f"wk{n}_")  # each server its own tables
             add_local_field(app_dir)
             port = free_port()
             procs.append(serve(app_dir, port, ddb.endpoint, redis.url, n))
@@ -132,10 +117,7 @@ def main() -> None:
         loader = "wrk -t1" if shutil.which("wrk") else "the asyncio load generator"
         print(f"{os.cpu_count()} cores; {CLIENTS} clients; {ROUNDS} rounds of {SECONDS:g} s per cell; {loader}",
               flush=True)
-        for url in urls.values():
-            for body in SCENARIOS.values():
-                rt.gql(url, body)
-                rt.load(url, body, CLIENTS, 2)
+        rt.warm_up(urls.values(), CLIENTS, SCENARIOS)
         cells = rt.interleaved_rounds(list(WORKERS), ROUNDS,
                                       lambda n, body: measured(urls[n], body, pids[n], ddb_pid),
                                       lambda n: f"{n} worker(s)", SCENARIOS)

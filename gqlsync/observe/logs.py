@@ -106,7 +106,7 @@ class LogWriter:
     """The thread that renders buffered records and writes them to `stream`: it wakes when records arrive, lets
     more gather for BATCH_SECONDS, then renders and writes them all (one write, one flush)."""
 
-    def __init__(self, stream: Any, formatter: logging.Formatter) -> None:
+    def __init__(self, stream: Any, formatter: JsonFormatter) -> None:
         self._records: deque[logging.LogRecord | Line] = deque()
         self._wake = threading.Event()
         self._stopping = False
@@ -149,14 +149,7 @@ class LogWriter:
         fmt = self._formatter
         for r in batch:
             try:
-                if isinstance(r, Line) and isinstance(fmt, JsonFormatter):
-                    lines.append(fmt.format_line(r))
-                elif isinstance(r, Line):
-                    lines.append(fmt.format(logging.makeLogRecord({"name": r.logger, "msg": r.msg, "created": r.created,
-                                                                   "levelname": "INFO", "levelno": logging.INFO,
-                                                                   **r.fields})))
-                else:
-                    lines.append(fmt.format(r))
+                lines.append(fmt.format_line(r) if isinstance(r, Line) else fmt.format(r))
             except Exception:  # a record that cannot be rendered is reported, never the end of logging
                 lines.append(json.dumps({"level": "error", "logger": "gqlsync.logs",
                                          "msg": f"a log record could not be formatted: {r.msg!r}"}))

@@ -196,6 +196,7 @@ class GqlsyncServer:
             self.apis.set_canary(api_id, served, canary_weight)
             if replaced is not None:
                 self._retire(replaced[0])
+            self._settle()
             return served
         canary = self.apis.canary(api_id)
         self.apis.install(served)
@@ -208,7 +209,6 @@ class GqlsyncServer:
         self.hub.retire(api_id, served)
         if self._started and api_id == self.api_id and before is not None and (
                 app.streams != before.api.app.streams or app.data_sources != before.api.app.data_sources):
-            await self._stop_streams()
             await self._stop_streams()
             await self._start_streams()
         self._settle()

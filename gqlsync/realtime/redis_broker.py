@@ -52,8 +52,6 @@ class RedisBroker:
         self.dropped = 0
         self._closing = False
         self._started_ms = 0
-        #: the first connection failed: the reader starts at `_started_ms`, not at the end it finds later
-        self._missed_start = False
 
     def _redis(self) -> redis.Redis:
         if self._client is None:
@@ -123,10 +121,11 @@ class RedisBroker:
     async def _read_forever(self) -> None:
         delay = 0.1
         last: str | None = None  # the stream position read up to; fixed at the first connection
+        missed_start = False  # the first connection failed: start at `_started_ms`, not at the end found later
         while not self._closing:
             try:
                 client = self._redis()
-                if last is None and not self._missed_start:
+                if last is None and not missed_start:
                     newest = await client.xrevrange(self.channel, count=1)
                     last = _text(newest[0][0]) if newest else "0-0"
                 elif last is None:
@@ -142,7 +141,7 @@ class RedisBroker:
             except asyncio.CancelledError:
                 raise
             except (RedisConnectionError, RedisTimeoutError, OSError, RedisError) as exc:
-                self._missed_start = last is None
+                missed_start = last is None
                 if self.connected.is_set():
                     log.warning("lost Redis; reconnecting", extra={"error": str(exc)})
                 self.connected.clear()

@@ -173,8 +173,8 @@ async def idle(base: str, pid: int, n: int, event: str | None, label: str, ka_se
         row: dict[str, Any] = {"scenario": label, "connections": n, "rss_before_mib": before, "rss_after_mib": after,
                                "per_connection_kib": (after - before) * 1024 / n}
         if ka_seconds:
-            # keep-alive cost: the server's CPU over a whole window of its default rounds (one `ka` a minute, a
-            # protocol ping every 20 s) with nothing else happening, less what the same server spent per second with
+            # keep-alive cost: the server's CPU over a whole window of its default rounds (one a minute: a `ka` and a
+            # protocol ping in one write) with nothing else happening, less what the same server spent per second with
             # no connection (`at_rest`, measured before they opened), as a share of one core, and scaled to 100,000
             counts0 = await asyncio.gather(*(p.ask(op="count") for p in pools))
             c0, t0 = cpu_seconds(pid), time.monotonic()
@@ -233,7 +233,7 @@ async def main() -> None:
             # limit cannot be raised: the server then holds what it may, and the row says so
             cap = resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 500
             big = min(BIG, cap)
-            proc, url = serve(ddb.endpoint)  # AppSync's 60 s ka and uvicorn's 20 s protocol pings: the defaults
+            proc, url = serve(ddb.endpoint)  # the defaults: a round a minute, its `ka` and ping in one write
             procs.append(proc)
             label = "many idle, no subscription" + ("" if big == BIG else
                                                      f" (capped: this machine lets a process open {cap + 500} files)")

@@ -244,7 +244,8 @@ _sweeps: dict[tuple[int, float], PingSweep] = {}
 
 
 def _sweep(config: Any) -> PingSweep | None:
-    """One protocol-ping round for all native websockets of a loop (uvicorn's ws_ping_interval)."""
+    """One protocol-ping round for all native websockets of a loop (uvicorn's ws_ping_interval, which gqlsync sets to
+    the `ka` interval)."""
     interval = config.ws_ping_interval
     if not interval or interval <= 0:
         return None
@@ -386,4 +387,9 @@ def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
         # No permessage-deflate: it compressed every event once per subscriber (a quarter of fan-out CPU in
         # profiles) and kept a zlib context per idle connection; subscription payloads are small JSON.
         "ws_per_message_deflate": False,
+        # Realtime sockets are checked for a vanished peer once per `ka` interval: a protocol ping each round (a
+        # socket that has not answered the last round's ping by the next one is closed). Natively served sockets
+        # get their `ka` in the same write as the ping, so an idle AppSync socket costs one send and one read per
+        # interval; uvicorn's own 20 s default would add three more rounds a minute.
+        "ws_ping_interval": settings.realtime.keepalive_seconds,
     }

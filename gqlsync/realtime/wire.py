@@ -15,6 +15,7 @@ from collections import deque
 from typing import Any
 
 from gqlsync.realtime.connection import Connection
+from gqlsync.realtime.hub import KA
 
 try:
     from websockets.speedups import apply_mask
@@ -43,13 +44,16 @@ def close_payload(code: int, reason: str) -> bytes:
 
 class PingSweep:
     """Protocol-level pings for every native websocket in one timer (not one per connection): each round pings
-    every socket; a socket that did not answer the previous round's ping is closed (1011)."""
+    every socket; a socket that did not answer the previous round's ping is closed (1011). A socket whose protocol
+    sends `ka` keep-alives at the same interval gets its `ka` in the round too, in the same write as the ping: one
+    send and one pong per socket per interval, instead of a `ka` round and a ping round at their own times."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.members: set[WebSocketWire] = set()
         self.payload = b""
         self._handle: asyncio.TimerHandle | None = None
+        self._ka = frame(_TEXT, KA)
 
     def add(self, wire: WebSocketWire) -> None:
         self.members.add(wire)
@@ -60,8 +64,9 @@ class PingSweep:
         self._handle = None
         self.payload = os.urandom(4)
         ping = frame(_PING, self.payload)
+        ka_ping = self._ka + ping
         for wire in list(self.members):
-            wire.ping(ping)
+            wire.ping(ping, ka_ping)
         if self.members:
             self._handle = asyncio.get_running_loop().call_later(self.interval, self._round)
 
@@ -77,6 +82,7 @@ class WebSocketWire(asyncio.Protocol):
         "close_timer",
         "conn",
         "gone",
+        "ka",
         "max_size",
         "parts",
         "parts_size",
@@ -108,6 +114,7 @@ class WebSocketWire(asyncio.Protocol):
         self.registry = registry  # the server's open connections (uvicorn shuts each down on exit)
         self.sweep = sweep
         self.ping_due = False
+        self.ka = False  # the ping round sends this socket its `ka` keep-alives (keep_alive)
         self.gone = False
         self._kind = _TEXT
 
@@ -264,6 +271,14 @@ class WebSocketWire(asyncio.Protocol):
             self.pending.append(data)
             self.pending_bytes += len(data)
 
+    def keep_alive(self, interval: float) -> bool:
+        """Send the protocol's `ka` every `interval` seconds with this socket's pings, if they go out at that
+        interval; False: they do not (or there are none), and the caller sends its keep-alives itself."""
+        if self.sweep is None or self.sweep.interval != interval:
+            return False
+        self.ka = True
+        return True
+
     def backlog(self) -> tuple[int, int]:
         return (len(self.pending), self.pending_bytes) if self.pending else (0, 0)
 
@@ -296,14 +311,22 @@ class WebSocketWire(asyncio.Protocol):
             self.transport.write(frame(_CLOSE, close_payload(code, reason)))
         self._finish()
 
-    def ping(self, ping: bytes) -> None:
+    def ping(self, ping: bytes, ka_ping: bytes) -> None:
+        """One round: `ping`, or `ka_ping` (the `ka` frame, then the ping) for a socket that takes its keep-alives
+        from the round."""
         if self.close_sent or self.gone:
             return
         if self.ping_due:
             self.fail(1011, "keepalive ping timeout")
             return
         self.ping_due = True
-        self.transport.write(ping)
+        if not self.ka:
+            self.transport.write(ping)
+        elif self.pending is None:
+            self.transport.write(ka_ping)
+        else:  # writes are paused: the `ka` waits behind the backlog, the ping does not
+            self.send(KA)
+            self.transport.write(ping)
 
     def shutdown(self) -> None:
         """uvicorn is exiting: close (1012, as its own websocket protocol does) and drop the connection."""

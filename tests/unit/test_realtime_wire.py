@@ -11,8 +11,9 @@ from gqlsync.engine.subscriptions import MutationEvent
 from gqlsync.http import GqlsyncServer, ServerSettings
 from gqlsync.realtime.appsync_protocol import AppSyncConnection
 from gqlsync.realtime.connection import Connection, RealtimeLimits
+from gqlsync.realtime.hub import KA
 from gqlsync.realtime.transport_ws import TransportWsConnection
-from gqlsync.realtime.wire import WebSocketWire
+from gqlsync.realtime.wire import PingSweep, WebSocketWire, frame
 from tests.helpers import ROOT
 
 KEY = "da2-ticketstestkey000001"
@@ -74,9 +75,10 @@ async def settle(conn: Connection) -> None:
 
 
 async def open_wire(server: GqlsyncServer, cls: type[Connection], limits: RealtimeLimits | None = None,
-                    headers: dict[str, str] | None = None) -> tuple[FakeTransport, WebSocketWire, Connection]:
+                    headers: dict[str, str] | None = None, sweep: PingSweep | None = None
+                    ) -> tuple[FakeTransport, WebSocketWire, Connection]:
     transport = FakeTransport()
-    wire = WebSocketWire(transport, 1024 * 1024)
+    wire = WebSocketWire(transport, 1024 * 1024, sweep=sweep)
     conn = cls(wire, server.apis, server.api_id, server.hub, limits or server.settings.realtime, "h", "127.0.0.1",
                handshake_headers=headers)
     wire.start(conn, b"")
@@ -179,4 +181,80 @@ async def test_reading_pauses_while_a_message_is_handled_and_order_is_kept() -> 
         assert [m["type"] for m in transport.texts()] == ["connection_ack", "ka", "start_ack", "complete"]
         assert not conn.subscriptions
     finally:
+        await server.stop()
+
+
+def client_pong(payload: bytes) -> bytes:
+    return bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload
+
+
+async def test_the_ping_round_carries_the_ka_in_the_same_write_and_closes_a_peer_that_stopped_answering() -> None:
+    server = await tickets()
+    sweep = PingSweep(server.settings.realtime.keepalive_seconds)
+    try:
+        transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY}, sweep=sweep)
+        wire.data_received(client_text({"type": "connection_init"}))
+        await settle(conn)
+        assert [m["type"] for m in transport.texts()] == ["connection_ack", "ka"]
+        assert conn not in server.hub._ka_members  # its keep-alives come with the pings, not from the hub's round
+        written = len(transport.written)
+        sweep._round()
+        assert transport.written[written:] == [frame(0x1, KA) + frame(0x9, sweep.payload)]  # one write
+        wire.data_received(client_pong(b"????"))  # not this round's payload: does not count
+        wire.data_received(client_pong(sweep.payload))
+        sweep._round()  # answered: pinged again, still open
+        assert transport.written[written + 1:] == [frame(0x1, KA) + frame(0x9, sweep.payload)]
+        assert not transport.closed
+        sweep._round()  # the last round's ping went unanswered: closed
+        op, payload = transport.messages()[-1]
+        assert transport.closed and op == 0x8 and payload == (1011).to_bytes(2, "big") + b"keepalive ping timeout"
+    finally:
+        if sweep._handle is not None:
+            sweep._handle.cancel()
+        await server.stop()
+
+
+async def test_the_ka_waits_behind_a_backlog_and_the_ping_does_not() -> None:
+    server = await tickets()
+    sweep = PingSweep(server.settings.realtime.keepalive_seconds)
+    try:
+        transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY}, sweep=sweep)
+        wire.data_received(client_text({"type": "connection_init"}))
+        await settle(conn)
+        wire.pause_writing()
+        conn.send({"type": "data", "id": "x", "payload": {}})
+        written = len(transport.written)
+        sweep._round()
+        assert transport.written[written:] == [frame(0x9, sweep.payload)]
+        wire.resume_writing()
+        assert [m["type"] for m in transport.texts()[-2:]] == ["data", "ka"]
+    finally:
+        if sweep._handle is not None:
+            sweep._handle.cancel()
+        await server.stop()
+
+
+async def test_pings_at_another_interval_leave_the_ka_to_the_hub_and_transport_ws_gets_pings_only() -> None:
+    server = await tickets()
+    other = PingSweep(server.settings.realtime.keepalive_seconds / 3)
+    same = PingSweep(server.settings.realtime.keepalive_seconds)
+    try:
+        transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY}, sweep=other)
+        wire.data_received(client_text({"type": "connection_init"}))
+        await settle(conn)
+        assert not wire.ka and conn in server.hub._ka_members
+        written = len(transport.written)
+        other._round()
+        assert transport.written[written:] == [frame(0x9, other.payload)]
+
+        transport, wire, conn = await open_wire(server, TransportWsConnection, sweep=same)
+        wire.data_received(client_text({"type": "connection_init", "payload": {"x-api-key": KEY}}))
+        await settle(conn)
+        written = len(transport.written)
+        same._round()
+        assert transport.written[written:] == [frame(0x9, same.payload)]
+    finally:
+        for sweep in (other, same):
+            if sweep._handle is not None:
+                sweep._handle.cancel()
         await server.stop()

@@ -23,6 +23,7 @@ from gqlsync.engine.api import ApiVersion, build_api
 from gqlsync.engine.caching import Backend, backend_for
 from gqlsync.observe import Metrics
 from gqlsync.observe.health import HealthProbes
+from gqlsync.observe.realtime import RealtimeMetrics
 from gqlsync.observe.versions import VersionWindow
 from gqlsync.realtime import RealtimeHub
 from gqlsync.realtime.broker import Broker, LocalBroker
@@ -102,6 +103,7 @@ class GqlsyncServer:
         self.clients = ClientProvider(aws_settings(s.region, dynamodb_endpoint=s.dynamodb_endpoint,
                                                    search_endpoint=s.search_endpoint))
         self.hub = RealtimeHub(_broker(s))
+        RealtimeMetrics(self.metrics.registry, self.hub)
         #: where resolver results of apps with `caching:` are kept: Redis with --redis-url, else this process
         self.cache_backend = backend_for(s.redis_url)
         self.apis = ApiRegistry()

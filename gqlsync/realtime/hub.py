@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 from gqlsync.engine.subscriptions import MutationEvent
@@ -31,6 +33,8 @@ class RealtimeHub:
         self._ka_task: asyncio.Task[None] | None = None
         self.delivered = 0
         self.accepted = 0  # websocket connections accepted (clients that reconnect show here)
+        #: called with the perf_counter an event's delivery started at, after each event delivered to someone
+        self.on_fanout: Callable[[float], None] | None = None
         self._started = False
 
     async def start(self) -> None:
@@ -78,7 +82,9 @@ class RealtimeHub:
             if "invalidate" in event:
                 self.invalidate_local(api_id, str(event["invalidate"]), event.get("payload"))
             else:
-                self.deliver(api_id, event)
+                started = time.perf_counter()
+                if self.deliver(api_id, event) and self.on_fanout is not None:
+                    self.on_fanout(started)
 
     @staticmethod
     def _prepare(sub: Subscriber) -> None:

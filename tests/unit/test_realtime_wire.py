@@ -258,3 +258,37 @@ async def test_pings_at_another_interval_leave_the_ka_to_the_hub_and_transport_w
             if sweep._handle is not None:
                 sweep._handle.cancel()
         await server.stop()
+
+
+async def test_realtime_metrics_count_connections_subscriptions_deliveries_and_time_the_fan_out() -> None:
+    server = await tickets()
+    registry = server.metrics.registry
+
+    def sample(name: str) -> float:
+        return registry.get_sample_value(name) or 0.0
+
+    try:
+        _transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY})
+        server.hub.accepted += 1  # what the listener counts when it hands a socket over
+        wire.data_received(client_text({"type": "connection_init"}))
+        start = {"id": "s-1", "type": "start", "payload": {
+            "data": json.dumps({"query": "subscription { onAnyTicket { id } }"}),
+            "extensions": {"authorization": {"x-api-key": KEY}}}}
+        payload = json.dumps(start).encode()
+        wire.data_received(bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big") + b"\0\0\0\0" + payload)
+        await settle(conn)
+        assert (sample("gqlsync_realtime_connections"), sample("gqlsync_realtime_subscriptions"),
+                sample("gqlsync_realtime_connections_accepted_total")) == (1, 1, 1)
+        await server.hub.publish("tickets", [MutationEvent("putTicket", {"id": "7"}, ("onAnyTicket",))])
+        await asyncio.sleep(0)  # the fan-out is timed once its writes are flushed, in the next turn
+        assert sample("gqlsync_realtime_deliveries_total") == 1
+        assert sample("gqlsync_realtime_fanout_seconds_count") == 1
+        # an event no subscriber takes is not a fan-out
+        await server.hub.publish("tickets", [MutationEvent("putTicket", {"id": "8"}, ("onOtherTicket",))])
+        await asyncio.sleep(0)
+        assert sample("gqlsync_realtime_fanout_seconds_count") == 1
+        wire.connection_lost(None)
+        assert (sample("gqlsync_realtime_connections"), sample("gqlsync_realtime_subscriptions")) == (0, 0)
+        assert b"gqlsync_realtime_fanout_seconds_bucket" in server.metrics.exposition()
+    finally:
+        await server.stop()

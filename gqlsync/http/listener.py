@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -240,7 +241,8 @@ def _gqlsync_server(app: Any) -> GqlsyncServer | None:
     return None
 
 
-_sweeps: dict[tuple[int, float], PingSweep] = {}
+#: per event loop (weakly: a loop that is gone takes its rounds with it), the ping round of each interval
+_sweeps: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, PingSweep]] = weakref.WeakKeyDictionary()
 
 
 def _sweep(config: Any) -> PingSweep | None:
@@ -249,10 +251,13 @@ def _sweep(config: Any) -> PingSweep | None:
     interval = config.ws_ping_interval
     if not interval or interval <= 0:
         return None
-    key = (id(asyncio.get_running_loop()), float(interval))
-    sweep = _sweeps.get(key)
+    loop = asyncio.get_running_loop()
+    rounds = _sweeps.get(loop)
+    if rounds is None:
+        rounds = _sweeps[loop] = {}
+    sweep = rounds.get(float(interval))
     if sweep is None:
-        sweep = _sweeps[key] = PingSweep(float(interval))
+        sweep = rounds[float(interval)] = PingSweep(float(interval))
     return sweep
 
 

@@ -63,6 +63,39 @@ def error_answer(status: int, error_type: str, message: str) -> bytes:
     return head.encode("latin-1") + body
 
 
+class _Turn:
+    """The transports of one event loop that wrote during this turn: flushed together when it ends, by one callback
+    (a fan-out or a ping round writes to thousands of sockets in one turn; a callback each was a handle each, and
+    the garbage collections those allocations set off)."""
+
+    __slots__ = ("due", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.due: list[LingeringTransport] = []
+
+    def add(self, transport: LingeringTransport) -> None:
+        if not self.due:
+            self.loop.call_soon(self.flush)
+        self.due.append(transport)
+
+    def flush(self) -> None:
+        due, self.due = self.due, []
+        for transport in due:
+            transport.flush()
+
+
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = weakref.WeakKeyDictionary()
+
+
+def _turn() -> _Turn:
+    loop = asyncio.get_running_loop()
+    turn = _turns.get(loop)
+    if turn is None:
+        turn = _turns[loop] = _Turn(loop)
+    return turn
+
+
 class LingeringTransport:
     """A transport whose close() half-closes (FIN after the pending answer), keeps reading and closes later.
 
@@ -76,7 +109,8 @@ class LingeringTransport:
         self.lingering = False
         self.discarded = 0
         self._timer: asyncio.TimerHandle | None = None
-        self._held: bytearray | None = None
+        self._held: bytes | bytearray | None = None
+        self._turn = _turn()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -87,12 +121,15 @@ class LingeringTransport:
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self.lingering or not data:
             return
-        if self._held is None:
-            self._held = bytearray(data)
-            asyncio.get_running_loop().call_soon(self.flush)
+        held = self._held
+        if held is None:  # the first write of this turn: kept as it is (a copy only of what the caller may reuse)
+            held = self._held = data if type(data) is bytes else bytes(data)
+            self._turn.add(self)
         else:
-            self._held += data
-        if len(self._held) >= HOLD_BYTES:  # a large answer goes now, under the transport's flow control
+            if type(held) is bytes:
+                held = self._held = bytearray(held)
+            held += data
+        if len(held) >= HOLD_BYTES:  # a large answer goes now, under the transport's flow control
             self.flush()
 
     def writelines(self, lines: Any) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from gqlsync.app import load_app
@@ -88,6 +90,17 @@ async def open_wire(server: GqlsyncServer, cls: type[Connection], limits: Realti
     return transport, wire, conn
 
 
+async def subscribe_to_any_ticket(wire: WebSocketWire, conn: Connection) -> None:
+    """connection_init, then a start (s-1) on onAnyTicket, in a frame with a 16-bit length."""
+    wire.data_received(client_text({"type": "connection_init"}))
+    start = {"id": "s-1", "type": "start", "payload": {
+        "data": json.dumps({"query": "subscription { onAnyTicket { id } }"}),
+        "extensions": {"authorization": {"x-api-key": KEY}}}}
+    payload = json.dumps(start).encode()
+    wire.data_received(bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big") + b"\0\0\0\0" + payload)
+    await settle(conn)
+
+
 async def tickets() -> GqlsyncServer:
     server = GqlsyncServer(load_app(ROOT / "tests/apps/tickets"), ServerSettings())
     await server.start()
@@ -117,13 +130,7 @@ async def test_a_subscription_over_the_wire_gets_its_events_with_its_id() -> Non
     server = await tickets()
     try:
         transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY})
-        wire.data_received(client_text({"type": "connection_init"}))
-        start = {"id": "s-1", "type": "start", "payload": {
-            "data": json.dumps({"query": "subscription { onAnyTicket { id } }"}),
-            "extensions": {"authorization": {"x-api-key": KEY}}}}
-        payload = json.dumps(start).encode()
-        wire.data_received(bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big") + b"\0\0\0\0" + payload)
-        await settle(conn)
+        await subscribe_to_any_ticket(wire, conn)
         assert transport.texts()[-1] == {"type": "start_ack", "id": "s-1"}
         await server.hub.publish("tickets", [MutationEvent("putTicket", {"id": "7"}, ("onAnyTicket",))])
         assert transport.texts()[-1] == {"type": "data", "id": "s-1", "payload": {"data": {"onAnyTicket": {"id": "7"}}}}
@@ -188,13 +195,31 @@ def client_pong(payload: bytes) -> bytes:
     return bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload
 
 
-async def test_the_ping_round_carries_the_ka_in_the_same_write_and_closes_a_peer_that_stopped_answering() -> None:
+@contextlib.asynccontextmanager
+async def ping_rounds(*per_ka: float) -> AsyncIterator[tuple[GqlsyncServer, list[PingSweep]]]:
+    """A server and ping rounds at these multiples of its `ka` interval (their timers cancelled after)."""
     server = await tickets()
-    sweep = PingSweep(server.settings.realtime.keepalive_seconds)
+    sweeps = [PingSweep(server.settings.realtime.keepalive_seconds * k) for k in per_ka]
     try:
-        transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY}, sweep=sweep)
-        wire.data_received(client_text({"type": "connection_init"}))
-        await settle(conn)
+        yield server, sweeps
+    finally:
+        for sweep in sweeps:
+            if sweep._handle is not None:
+                sweep._handle.cancel()
+        await server.stop()
+
+
+async def acked(server: GqlsyncServer, sweep: PingSweep) -> tuple[FakeTransport, WebSocketWire, Connection]:
+    """An AppSync connection on `sweep`, after its connection_ack."""
+    transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY}, sweep=sweep)
+    wire.data_received(client_text({"type": "connection_init"}))
+    await settle(conn)
+    return transport, wire, conn
+
+
+async def test_the_ping_round_carries_the_ka_in_the_same_write_and_closes_a_peer_that_stopped_answering() -> None:
+    async with ping_rounds(1) as (server, [sweep]):
+        transport, wire, conn = await acked(server, sweep)
         assert [m["type"] for m in transport.texts()] == ["connection_ack", "ka"]
         assert conn not in server.hub._ka_members  # its keep-alives come with the pings, not from the hub's round
         written = len(transport.written)
@@ -208,19 +233,11 @@ async def test_the_ping_round_carries_the_ka_in_the_same_write_and_closes_a_peer
         sweep._round()  # the last round's ping went unanswered: closed
         op, payload = transport.messages()[-1]
         assert transport.closed and op == 0x8 and payload == (1011).to_bytes(2, "big") + b"keepalive ping timeout"
-    finally:
-        if sweep._handle is not None:
-            sweep._handle.cancel()
-        await server.stop()
 
 
 async def test_the_ka_waits_behind_a_backlog_and_the_ping_does_not() -> None:
-    server = await tickets()
-    sweep = PingSweep(server.settings.realtime.keepalive_seconds)
-    try:
-        transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY}, sweep=sweep)
-        wire.data_received(client_text({"type": "connection_init"}))
-        await settle(conn)
+    async with ping_rounds(1) as (server, [sweep]):
+        transport, wire, conn = await acked(server, sweep)
         wire.pause_writing()
         conn.send({"type": "data", "id": "x", "payload": {}})
         written = len(transport.written)
@@ -228,20 +245,11 @@ async def test_the_ka_waits_behind_a_backlog_and_the_ping_does_not() -> None:
         assert transport.written[written:] == [frame(0x9, sweep.payload)]
         wire.resume_writing()
         assert [m["type"] for m in transport.texts()[-2:]] == ["data", "ka"]
-    finally:
-        if sweep._handle is not None:
-            sweep._handle.cancel()
-        await server.stop()
 
 
 async def test_pings_at_another_interval_leave_the_ka_to_the_hub_and_transport_ws_gets_pings_only() -> None:
-    server = await tickets()
-    other = PingSweep(server.settings.realtime.keepalive_seconds / 3)
-    same = PingSweep(server.settings.realtime.keepalive_seconds)
-    try:
-        transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY}, sweep=other)
-        wire.data_received(client_text({"type": "connection_init"}))
-        await settle(conn)
+    async with ping_rounds(1 / 3, 1) as (server, [other, same]):
+        transport, wire, conn = await acked(server, other)
         assert not wire.ka and conn in server.hub._ka_members
         written = len(transport.written)
         other._round()
@@ -253,11 +261,6 @@ async def test_pings_at_another_interval_leave_the_ka_to_the_hub_and_transport_w
         written = len(transport.written)
         same._round()
         assert transport.written[written:] == [frame(0x9, same.payload)]
-    finally:
-        for sweep in (other, same):
-            if sweep._handle is not None:
-                sweep._handle.cancel()
-        await server.stop()
 
 
 async def test_realtime_metrics_count_connections_subscriptions_deliveries_and_time_the_fan_out() -> None:
@@ -270,13 +273,7 @@ async def test_realtime_metrics_count_connections_subscriptions_deliveries_and_t
     try:
         _transport, wire, conn = await open_wire(server, AppSyncConnection, headers={"x-api-key": KEY})
         server.hub.accepted += 1  # what the listener counts when it hands a socket over
-        wire.data_received(client_text({"type": "connection_init"}))
-        start = {"id": "s-1", "type": "start", "payload": {
-            "data": json.dumps({"query": "subscription { onAnyTicket { id } }"}),
-            "extensions": {"authorization": {"x-api-key": KEY}}}}
-        payload = json.dumps(start).encode()
-        wire.data_received(bytes((0x81, 0x80 | 126)) + len(payload).to_bytes(2, "big") + b"\0\0\0\0" + payload)
-        await settle(conn)
+        await subscribe_to_any_ticket(wire, conn)
         assert (sample("gqlsync_realtime_connections"), sample("gqlsync_realtime_subscriptions"),
                 sample("gqlsync_realtime_connections_accepted_total")) == (1, 1, 1)
         await server.hub.publish("tickets", [MutationEvent("putTicket", {"id": "7"}, ("onAnyTicket",))])

@@ -324,9 +324,11 @@ class WebSocketWire(asyncio.Protocol):
             self.transport.write(ping)
         elif self.pending is None:
             self.transport.write(ka_ping)
-        else:  # writes are paused: the `ka` waits behind the backlog, the ping does not
-            self.send(KA)
-            self.transport.write(ping)
+        else:  # writes are paused: the `ka` waits behind the backlog (within the connection's bounds), the ping not
+            if self.conn is not None:
+                self.conn.send(KA)
+            if not self.close_sent and self.close_frame is None:  # not if that `ka` found the client too slow
+                self.transport.write(ping)
 
     def shutdown(self) -> None:
         """uvicorn is exiting: close (1012, as its own websocket protocol does) and drop the connection."""

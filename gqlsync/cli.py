@@ -92,6 +92,10 @@ def _run(app_dir: Path, host: str, port: int, settings: object, log_level: str,
                 factory=workers > 1, workers=workers if workers > 1 else None, **uvicorn_options(settings))
 
 
+KEEPALIVE_HELP = ("Seconds between realtime rounds: a `ka` keep-alive and a websocket ping to each socket; one "
+                  "that has not answered the last round's ping is closed.")
+
+
 @cli.command()
 def dev(
     app_dir: Annotated[Path, typer.Argument(help="The app folder (with gqlsync.yaml).")],
@@ -109,7 +113,7 @@ def dev(
     redis_url: Annotated[str | None, typer.Option(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
-    keepalive_seconds: Annotated[float, typer.Option(help="Seconds between realtime `ka` keep-alives.")] = 60.0,
+    keepalive_seconds: Annotated[float, typer.Option(help=KEEPALIVE_HELP)] = 60.0,
     region: Annotated[str | None, typer.Option(help="AWS region (default: from the environment).")] = None,
     tls: Annotated[bool, typer.Option(help="Serve HTTPS/WSS with a generated local certificate (Amplify needs wss).")
                    ] = False,
@@ -179,7 +183,7 @@ def serve(
     redis_url: Annotated[str | None, typer.Option(
         help="Fan subscriptions out across processes through this Redis (redis://host:6379).",
         envvar="GQLSYNC_REDIS_URL")] = None,
-    keepalive_seconds: Annotated[float, typer.Option(help="Seconds between realtime `ka` keep-alives.")] = 60.0,
+    keepalive_seconds: Annotated[float, typer.Option(help=KEEPALIVE_HELP)] = 60.0,
     tls: Annotated[bool, typer.Option(help="Serve HTTPS/WSS with a generated local certificate (Amplify needs wss).")
                    ] = False,
     tls_cert: Annotated[Path | None, typer.Option(help="Serve HTTPS/WSS with this certificate (PEM).")] = None,

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/observability.py      # OB_SECONDS=10 OB_ROUNDS=3 OB_CLIENTS=16
 
-Two `gqlsync serve` processes (one uvicorn worker each) serve copies of examples/event-app on one DynamoDB Local,
-the same items in each: one with `--log-level info` (a JSON line per request, written to a file as a log collector
+Two `gqlsync serve` processes (one uvicorn worker each) serve one copy of examples/event-app on one DynamoDB Local,
+the same tables for both: one with `--log-level info` (a JSON line per request, written to a file as a log collector
 would read it), one with `--log-level warning` (no request lines). getEvent and listEvents(limit: 20) are loaded
 through each in interleaved rounds (which goes first alternates) by wrk. Each round's ratio (logs on ÷ off, req/s)
 is taken, and the table gives the median and min-max against issue 15's goal: logging and metrics together cost at
@@ -98,14 +98,16 @@ def main() -> None:
         urls: dict[str, str] = {}
         pids: dict[str, int] = {}
         logs: dict[str, Path] = {}
+        # both servers on one app copy and the same tables: each reads the same items of the same DynamoDB Local
+        # tables, so the log setting is the only difference between the two
+        app_dir, tables = rt.app_copy("vtl", scratch, "ob_")
         for i, name in enumerate(SERVERS):
-            app_dir, tables = rt.app_copy("vtl", scratch / f"s{i}", f"ob{i}_")
             port = free_port()
             logs[name] = scratch / f"s{i}.log"
             procs.append(rt.serve(app_dir, port, ddb.endpoint, log_level="info" if name == "logs on" else "warning",
                                   log_file=logs[name]))
             urls[name], pids[name] = f"http://127.0.0.1:{port}/graphql", procs[-1].pid
-            rt.seed(ddb.endpoint, tables)
+        rt.seed(ddb.endpoint, tables)
         print(f"{os.cpu_count()} cores; {CLIENTS} clients; {ROUNDS} rounds of {SECONDS:g} s per cell", flush=True)
         rt.warm_up(urls.values(), CLIENTS)
         cells = rt.interleaved_rounds(list(SERVERS), ROUNDS,

@@ -40,10 +40,7 @@ class JsonFormatter(logging.Formatter):
     def format_line(self, line: Line) -> str:
         out: dict[str, Any] = {"ts": self.ts(line.created), "level": "info", "logger": line.logger, "msg": line.msg,
                                **line.fields}
-        try:
-            return orjson.dumps(out, default=str).decode()
-        except TypeError:
-            return json.dumps(out, default=str, ensure_ascii=False)
+        return _dumps(out)
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
@@ -57,10 +54,15 @@ class JsonFormatter(logging.Formatter):
                 out[k] = v
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        try:
-            return orjson.dumps(out, default=str).decode()
-        except TypeError:
-            return json.dumps(out, default=str, ensure_ascii=False)
+        return _dumps(out)
+
+
+def _dumps(out: dict[str, Any]) -> str:
+    """One line's JSON: orjson, or the json module for what orjson refuses (keys that are not strings, say)."""
+    try:
+        return orjson.dumps(out, default=str).decode()
+    except TypeError:
+        return json.dumps(out, default=str, ensure_ascii=False)
 
 
 class Line(NamedTuple):

@@ -155,15 +155,14 @@ def report(cells: dict[tuple[str, str], list[dict[str, float]]], metrics_us: flo
             rows.append(row)
             out.append(f"| {scenario} | {server} | {row['rps']:.0f} | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} | "
                        f"{row['cpu_us']:.0f} | {ratio} |")
-    get_cpu = statistics.median(r["cpu_us"] for r in cells[("getEvent", "logs off")])
+    names = list(rt.SCENARIOS)
+    get_cpu, list_cpu = (statistics.median(r["cpu_us"] for r in cells[(n, "logs off")]) for n in names[:2])
     metrics_share = metrics_us / get_cpu
     out += ["", "| cost | getEvent | listEvents (20 items) | goal |", "|---|---:|---:|---|"]
-    names = list(rt.SCENARIOS)
     out.append(f"| log line (1 - on ÷ off, req/s) | {cost[names[0]]:.1%} | {cost[names[1]]:.1%} | |")
     out.append(f"| log line (on ÷ off - 1, CPU per request) | {cpu[names[0]]:.1%} | {cpu[names[1]]:.1%} | |")
     out.append(f"| metrics ({metrics_us:.1f} µs a request, measured apart) | {metrics_share:.1%} | "
-               f"{metrics_us / statistics.median(r['cpu_us'] for r in cells[(names[1], 'logs off')]):.1%} | |")
-    list_cpu = statistics.median(r["cpu_us"] for r in cells[(names[1], "logs off")])
+               f"{metrics_us / list_cpu:.1%} | |")
     out.append(f"| log line ({log_us:.1f} µs a line, measured apart) | {log_us / get_cpu:.1%} | "
                f"{log_us / list_cpu:.1%} | |")
     total = cost[names[0]] + metrics_share

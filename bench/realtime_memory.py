@@ -30,8 +30,6 @@ N = int(os.environ.get("RT_MEM_N", "2000"))
 TOP = int(os.environ.get("RT_MEM_TOP", "25"))
 
 
-
-
 def snapshot() -> tracemalloc.Snapshot:
     gc.collect()
     return tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])

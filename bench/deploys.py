@@ -39,6 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds  # noqa: E402
 from gqlsync.control.bundle import Bundle  # noqa: E402
 from tests.services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402
 
@@ -71,11 +72,6 @@ function done(summary, latency, requests)
   io.write(string.format("GQLSYNC bad=%d gql=%d\\n", b, g))
 end
 """
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def versions(work: Path) -> dict[str, Bundle]:

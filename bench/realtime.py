@@ -31,6 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds, pct, rss_mib  # noqa: E402
 from tests.services import DynamoDBLocal, RedisServer, free_port, wait_for_port  # noqa: E402
 
 KEY = "da2-gqlsynclocaldevelopmentkey01"
@@ -93,18 +94,6 @@ def serve(ddb: str, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
                             preexec_fn=raise_fd_limit)
     wait_for_port(port, 60, proc)
     return proc, f"http://127.0.0.1:{port}"
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def fanout_histogram(http: httpx.AsyncClient, base: str) -> dict[str, float]:
@@ -174,16 +163,13 @@ async def fan_out(targets: list[str], mut_base: str, n: int, label: str) -> dict
         last_delivery.append((max(got) - t0) * 1000)
         per_delivery.extend((g - t0) * 1000 for g in got)
         from_request.append((max(got) - asked[mark]) * 1000)
-    last_delivery.sort()
-    per_delivery.sort()
-    from_request.sort()
     return {"scenario": label, "subscribers": n, "mutations": MUTATIONS,
             "last_p50_ms": statistics.median(last_delivery),
-            "last_p99_ms": last_delivery[min(len(last_delivery) - 1, int(len(last_delivery) * 0.99))],
+            "last_p99_ms": pct(last_delivery, 0.99),
             "delivery_p50_ms": statistics.median(per_delivery),
-            "delivery_p99_ms": per_delivery[int(len(per_delivery) * 0.99)],
+            "delivery_p99_ms": pct(per_delivery, 0.99),
             "request_last_p50_ms": statistics.median(from_request),
-            "request_last_p99_ms": from_request[min(len(from_request) - 1, int(len(from_request) * 0.99))],
+            "request_last_p99_ms": pct(from_request, 0.99),
             # the servers' own delivery time per event (gqlsync_realtime_fanout_seconds), the slowest server's
             "server_mean_ms": max(m for m, _ in server), "server_p99_under_ms": max(b for _, b in server)}
 

@@ -30,6 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds  # noqa: E402
 from tests.services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402
 
 KEY = "da2-gqlsynclocaldevelopmentkey01"
@@ -38,12 +39,6 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = [int(c) for c in os.environ.get("BENCH_CLIENTS", "16,64").split(",")]
 BASELINE = os.environ.get("BENCH_BASELINE", "")
 EVENT_FIELDS = "id name where when description"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measured(url: str, body: dict | None, clients: int, seconds: float, pid: int) -> dict[str, float]:

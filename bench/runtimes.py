@@ -43,6 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds, pct  # noqa: E402
 from tests.services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402
 
 KEY = "da2-gqlsynclocaldevelopmentkey01"
@@ -71,12 +72,6 @@ SCENARIOS = {
 
 
 # ---------------------------------------------------------------- measuring
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process (every thread of it) has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load(url: str, body: dict, clients: int, seconds: float) -> dict[str, float]:
@@ -139,7 +134,7 @@ async def _generate(url: str, clients: int, seconds: float, body: bytes) -> dict
         raise RuntimeError(f"{len(failures)} non-200 responses from {url}: {failures[:3]}")
     latencies.sort()
     return {"rps": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000}
+            "p99_ms": pct(latencies, 0.99) * 1000}
 
 
 def measured(url: str, body: dict, pid: int, seconds: float = SECONDS, clients: int = CLIENTS) -> dict[str, float]:

@@ -26,6 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import pct  # noqa: E402
+
 DOCS = int(os.environ.get("SEARCH_DOCS", "100000"))
 CLIENTS = int(os.environ.get("SEARCH_CLIENTS", "16"))
 REQUESTS = int(os.environ.get("SEARCH_REQUESTS", "2000"))
@@ -50,10 +52,6 @@ QUERIES: list[tuple[str, dict[str, Any], Callable[[dict[str, Any]], bool]]] = [
      lambda d: d["city"] == "city042" and d["attendees"] >= 500),
     ("match a rare word", {"match": {"name": "zephyr"}}, lambda d: "zephyr" in d["name"].split()),
 ]
-
-
-def pct(samples: list[float], q: float) -> float:
-    return sorted(samples)[min(len(samples) - 1, int(len(samples) * q))]
 
 
 async def bulk_load(endpoint: str, docs: list[dict[str, Any]]) -> float:

@@ -25,6 +25,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import pct  # noqa: E402
 from tests.load import CREATE, EVENT_KEY, Gqlsync, Load, Subscription, call, missing_writes  # noqa: E402
 from tests.services import DynamoDBLocal, RedisServer  # noqa: E402
 
@@ -36,13 +37,6 @@ PAUSE = float(os.environ.get("SOAK_PAUSE", "0.01"))
 WINDOW = 300.0  # seconds in a latency window
 EVENTS = 5  # events the comments (and so the subscriptions) are spread over
 READ_BACK = 2000  # the newest acknowledged events read back at the end
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def soak() -> str:

@@ -42,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import pct  # noqa: E402
 from tests.services import DynamoDBLocal, free_port, wait_for_port  # noqa: E402
 
 RATE = float(os.environ.get("STREAMS_RATE", "500"))
@@ -73,13 +74,6 @@ print("ready", flush=True)
 signal.sigwait({signal.SIGTERM, signal.SIGINT})
 engine.stop()
 """
-
-
-def pct(samples: list[float], q: float) -> float:
-    if not samples:
-        return float("nan")
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def cpu_seconds(pid: int) -> float:

@@ -10,8 +10,8 @@ import threading
 from gqlsync.observe.logs import BATCH, JsonFormatter, LogBuffer, LogWriter
 
 
-def _logger(name: str) -> tuple[logging.Logger, LogWriter, io.StringIO]:
-    out = io.StringIO()
+def _logger(name: str, out: io.StringIO | None = None) -> tuple[logging.Logger, LogWriter, io.StringIO]:
+    out = out if out is not None else io.StringIO()
     writer = LogWriter(out, JsonFormatter())
     logger = logging.getLogger(name)
     logger.handlers[:] = [LogBuffer(writer)]
@@ -61,13 +61,7 @@ def test_lines_are_written_while_the_server_runs_not_only_at_stop() -> None:
             super().flush()
             self.wrote.set()
 
-    out = Stream()
-    writer = LogWriter(out, JsonFormatter())
-    logger = logging.getLogger("gqlsync.test.writer3")
-    logger.handlers[:] = [LogBuffer(writer)]
-    logger.propagate = False
-    logger.setLevel(logging.INFO)
-    writer.start()
+    logger, writer, out = _logger("gqlsync.test.writer3", Stream())
     try:
         for round_ in range(3):
             Stream.wrote.clear()

@@ -78,8 +78,7 @@ class AppSyncConnection(Connection):
             self.cancel_timer()
             self.send({"type": "connection_ack", "payload": {"connectionTimeoutMs": self.limits.connection_timeout_ms}})
             self.send({"type": "ka"})
-            own = getattr(self.socket, "keep_alive", None)  # a socket that pings at this interval sends them along
-            if own is None or not own(self.limits.keepalive_seconds):
+            if not self.socket.keep_alive(self.limits.keepalive_seconds):
                 self.hub.keep_alive(self, self.limits.keepalive_seconds)
         elif kind == "start":
             return self._start(msg)

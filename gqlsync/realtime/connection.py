@@ -57,6 +57,11 @@ class Socket(Protocol):
         """Let go of the backlog (it will never be sent)."""
         ...
 
+    def keep_alive(self, interval: float) -> bool:
+        """Take over the protocol's `ka` keep-alives every `interval` seconds (sent with the socket's own liveness
+        round); False: the socket has no round at that interval, and the hub sends them."""
+        ...
+
     def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Close after what was sent before (the backlog included); `closed` follows."""
         ...

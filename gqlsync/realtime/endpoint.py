@@ -87,6 +87,9 @@ class AsgiSocket:
         self.queue.clear()
         self.queued_bytes = 0
 
+    def keep_alive(self, interval: float) -> bool:
+        return False  # uvicorn pings this socket on its own timer; the hub sends the `ka`
+
     def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.queue.append((code, reason))
         self.wake.set()

@@ -30,6 +30,9 @@ class FakeSocket:
     def drop_backlog(self) -> None:
         self.backlogged.clear()
 
+    def keep_alive(self, interval: float) -> bool:
+        return False
+
     def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.closed = (code, reason)
 

@@ -25,7 +25,8 @@ import asyncio
 import dataclasses
 import json
 import weakref
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -85,15 +86,20 @@ class _Turn:
             transport.flush()
 
 
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = weakref.WeakKeyDictionary()
+_T = TypeVar("_T")
 
 
-def _turn() -> _Turn:
+def _of_loop(table: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _T],
+             make: Callable[[asyncio.AbstractEventLoop], _T]) -> _T:
+    """The running loop's entry of `table`, made on first use (kept weakly: a loop that is gone takes it along)."""
     loop = asyncio.get_running_loop()
-    turn = _turns.get(loop)
-    if turn is None:
-        turn = _turns[loop] = _Turn(loop)
-    return turn
+    value = table.get(loop)
+    if value is None:
+        value = table[loop] = make(loop)
+    return value
+
+
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = weakref.WeakKeyDictionary()
 
 
 class LingeringTransport:
@@ -110,7 +116,7 @@ class LingeringTransport:
         self.discarded = 0
         self._timer: asyncio.TimerHandle | None = None
         self._held: bytes | bytearray | None = None
-        self._turn = _turn()
+        self._turn = _of_loop(_turns, _Turn)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -278,7 +284,7 @@ def _gqlsync_server(app: Any) -> GqlsyncServer | None:
     return None
 
 
-#: per event loop (weakly: a loop that is gone takes its rounds with it), the ping round of each interval
+#: per event loop, the ping round of each interval
 _sweeps: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[float, PingSweep]] = weakref.WeakKeyDictionary()
 
 
@@ -288,10 +294,7 @@ def _sweep(config: Any) -> PingSweep | None:
     interval = config.ws_ping_interval
     if not interval or interval <= 0:
         return None
-    loop = asyncio.get_running_loop()
-    rounds = _sweeps.get(loop)
-    if rounds is None:
-        rounds = _sweeps[loop] = {}
+    rounds = _of_loop(_sweeps, lambda _loop: {})
     sweep = rounds.get(float(interval))
     if sweep is None:
         sweep = rounds[float(interval)] = PingSweep(float(interval))
